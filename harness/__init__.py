@@ -1,0 +1,1 @@
+"""Deployment certification harness for inventory-tracker (library part; no pytest here)."""
