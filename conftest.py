@@ -1,0 +1,11 @@
+"""Wires the harness's pytest plugin: markers, options, environment selection, stages."""
+
+pytest_plugins = [
+    "harness.plugin.core",
+    "harness.plugin.nixos_checks",
+    "fixtures.stage_aws",
+    "fixtures.stage_infra",
+    "fixtures.stage_instance",
+    "fixtures.stage_host",
+    "fixtures.deployment",
+]
