@@ -1,0 +1,162 @@
+"""The AWS endpoint of a run and boto3 clients pointed at it.
+
+In the sandbox the run starts a moto server (the real moto, serving the AWS API
+on a free loopback port) as its own process, so that a run kept with ``--keep``
+can be reused by a later one. ``--aws-endpoint`` or LocalStack's variables
+(``AWS_ENDPOINT_URL`` / ``LOCALSTACK_HOST``, read through localstack-client)
+point a run at another endpoint.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import boto3
+
+from harness.errors import HarnessError
+from harness.retry import wait_until
+
+SANDBOX_REGION = "us-east-1"
+# moto accepts any credentials; these are not secrets.
+SANDBOX_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
+
+@dataclass
+class AwsEndpoint:
+    """Where the run's AWS API is, and a boto3 session for it."""
+
+    endpoint_url: Optional[str]
+    region: str
+    session: boto3.Session
+    env: dict[str, str] = field(default_factory=dict)  # extra environment for terraform
+
+    def client(self, name: str) -> Any:
+        """A boto3 client for ``name`` pointed at the run's endpoint."""
+        return self.session.client(name, endpoint_url=self.endpoint_url, region_name=self.region)
+
+
+def free_loopback_port() -> int:
+    """Ask the kernel for a free TCP port on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def localstack_endpoint() -> Optional[str]:
+    """The endpoint LocalStack's environment variables name, if any (via localstack-client)."""
+    if not (os.environ.get("AWS_ENDPOINT_URL") or os.environ.get("LOCALSTACK_HOST")):
+        return None
+    from localstack_client.config import get_service_endpoint
+
+    return get_service_endpoint("ec2")
+
+
+@dataclass
+class MotoServer:
+    """A moto server process on a loopback port (the sandbox's AWS API)."""
+
+    port: int
+    pid: int
+    log_path: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @classmethod
+    def start(cls, log_path: Path) -> "MotoServer":
+        """Start moto on a free loopback port and wait until it answers."""
+        port = free_loopback_port()
+        log = open(log_path, "ab")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # survives the run when --keep asks for it
+        )
+        server = cls(port, proc.pid, log_path)
+        try:
+            wait_until(
+                f"moto server on 127.0.0.1:{port}",
+                lambda: proc.poll() is None and server.answers() or _raise_if_dead(proc, log_path),
+                timeout=30,
+                explain=lambda: log_path.read_text()[-2000:],
+            )
+        except BaseException:
+            server.stop()
+            raise
+        return server
+
+    def answers(self) -> bool:
+        with urllib.request.urlopen(f"{self.url}/moto-api/", timeout=2) as response:
+            return bool(response.status == 200)
+
+    def stop(self, timeout: float = 10) -> None:
+        """Stop the server (SIGTERM, then SIGKILL after ``timeout``)."""
+        stop_pid(self.pid, timeout)
+
+
+def _raise_if_dead(proc: subprocess.Popen, log_path: Path) -> bool:
+    if proc.poll() is not None:
+        raise HarnessError(f"moto server exited with {proc.returncode}: {log_path.read_text()[-1000:]}")
+    return False
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def stop_pid(pid: int, timeout: float = 10) -> None:
+    """SIGTERM a process group leader's group, SIGKILL it if still there after ``timeout``."""
+    import time
+
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                    return
+            except ChildProcessError:
+                if not pid_alive(pid):
+                    return
+            time.sleep(0.1)
+
+
+def sandbox_session() -> boto3.Session:
+    return boto3.Session(
+        aws_access_key_id=SANDBOX_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=SANDBOX_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        region_name=SANDBOX_REGION,
+    )
+
+
+def endpoint_for(url: str) -> AwsEndpoint:
+    """An AwsEndpoint for a non-AWS API (moto, LocalStack) at ``url``."""
+    return AwsEndpoint(url, SANDBOX_REGION, sandbox_session(), env=dict(SANDBOX_CREDENTIALS, AWS_REGION=SANDBOX_REGION))
+
+
+def real_aws(region: Optional[str] = None) -> AwsEndpoint:
+    """An AwsEndpoint for real AWS with the caller's credentials (profile or environment)."""
+    session = boto3.Session(region_name=region or os.environ.get("AWS_REGION") or "us-east-1")
+    if session.get_credentials() is None:
+        raise HarnessError(
+            "no AWS credentials found for a staging/production run; set AWS_PROFILE or "
+            "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run the sandbox (plain `pytest`)"
+        )
+    return AwsEndpoint(None, session.region_name, session)

@@ -1,0 +1,87 @@
+"""The certificate: written only when every selected certification check passed."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+from harness.logblock import StageTime
+from harness.redaction import redact
+from harness.spec import REPO_ROOT
+
+CERTIFICATE_NAME = "certificate.json"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    id: str
+    outcome: str  # passed | failed | skipped | error
+
+
+def git_commit(repo: Path = REPO_ROOT) -> tuple[Optional[str], bool]:
+    """The checked-out commit and whether the tree has uncommitted changes."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo, capture_output=True, text=True, check=True
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None, True
+    return commit, bool(status.strip())
+
+
+def certifiable(checks: list[CheckResult]) -> bool:
+    """True when at least one check ran and none failed or errored."""
+    return bool(checks) and all(c.outcome in ("passed", "skipped") for c in checks) and any(
+        c.outcome == "passed" for c in checks
+    )
+
+
+def build_certificate(
+    environment: str,
+    run_id: str,
+    checks: list[CheckResult],
+    stages: list[StageTime],
+    resources: list[str],
+    extra: Optional[dict[str, Any]] = None,
+) -> dict[str, Any]:
+    """The certificate document for a fully green run."""
+    commit, dirty = git_commit()
+    document: dict[str, Any] = {
+        "environment": environment,
+        "run_id": run_id,
+        "commit": commit,
+        "dirty": dirty,
+        "certified": True,
+        "issued_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "checks": [asdict(c) for c in checks],
+        "stages": [asdict(s) for s in stages],
+        "total_seconds": round(sum(s.seconds for s in stages), 2),
+        "resources": resources,
+    }
+    document.update(extra or {})
+    return document
+
+
+def write_certificate(reports_dir: Path, document: dict[str, Any]) -> Path:
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    text = redact(json.dumps(document, indent=2)) + "\n"
+    # The per-environment copy survives other environments' runs (the production gate reads staging's).
+    (reports_dir / f"certificate-{document['environment']}.json").write_text(text)
+    path = reports_dir / CERTIFICATE_NAME
+    path.write_text(text)
+    return path
+
+
+def remove_certificate(reports_dir: Path) -> bool:
+    """Remove a stale certificate; True when there was one."""
+    path = reports_dir / CERTIFICATE_NAME
+    if path.exists():
+        path.unlink()
+        return True
+    return False

@@ -1,0 +1,32 @@
+"""Run options in one dataclass, one comment per field."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+ENVIRONMENTS = ("sandbox", "staging", "production")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    # target environment: sandbox (this machine), staging or production (real AWS)
+    environment: str
+    # security policy the suites apply; normally the environment's own
+    policy: str
+    # leave the deployment running after the run (prints how to reuse or destroy it)
+    keep: bool
+    # attach to a deployment kept by an earlier run with --keep (its run id)
+    reuse: Optional[str]
+    # AWS API endpoint (moto, LocalStack); None: the sandbox starts moto, others use real AWS
+    aws_endpoint: Optional[str]
+    # the Terraform configuration to apply (copied into the run directory)
+    terraform_dir: Path
+    # the variables file for the environment (default terraform/<environment>.tfvars)
+    tfvars: Path
+    # where runs keep their state (keys, terraform copy, logs)
+    runs_dir: Path
+    # where the certificate and JUnit XML are written
+    reports_dir: Path
+    # allow `terraform apply` to production (needs a staging certificate for the same commit)
+    allow_production_apply: bool

@@ -1,0 +1,185 @@
+"""The harness's pytest plugin: markers, options, environment selection, certificate."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness import interrupt
+from harness.certificate import CheckResult, build_certificate, certifiable, remove_certificate, write_certificate
+from harness.errors import HarnessError
+from harness.logblock import STAGE_TIMES
+from harness.options import ENVIRONMENTS, RunOptions
+from harness.plugin.environment import select_environment
+from harness.redaction import RedactingFilter
+from harness.spec import REPO_ROOT
+from harness.terraform import terraform_binary, validate_tfvars
+
+MARKERS = {
+    "sandbox": "certification check that applies to the sandbox (this machine, no cloud account)",
+    "staging": "certification check that applies to the staging AWS account",
+    "production": "certification check that applies to production (read-only)",
+    "dr": "disaster-recovery drill (nightly)",
+    "nixos": "NixOS VM tests of the flake, built through nix",
+}
+CERTIFICATION_MARKERS = frozenset(MARKERS)
+
+OPTIONS = pytest.StashKey[RunOptions]()
+RESULTS = pytest.StashKey[dict[str, CheckResult]]()
+# Stage fixtures put what the certificate needs here (run_id, resources, kept-run hints).
+RUN_FACTS = pytest.StashKey[dict[str, Any]]()
+
+STAGE_FIXTURES = frozenset({"aws", "infra", "instance", "host", "ssh", "deployment", "host_configured"})
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("harness", "deployment certification")
+    group.addoption("--env", dest="harness_env", default=None,
+                    help=f"environment to certify: {', '.join(ENVIRONMENTS)} (default: from -m, else sandbox)")
+    group.addoption("--policy", dest="harness_policy", default=None,
+                    help="security policy to certify against (default: the environment's own)")
+    group.addoption("--aws-endpoint", dest="harness_aws_endpoint", default=None,
+                    help="AWS API endpoint to use instead of starting moto (e.g. LocalStack)")
+    group.addoption("--keep", dest="harness_keep", action="store_true",
+                    help="leave the deployment running; prints how to reuse or destroy it")
+    group.addoption("--reuse", dest="harness_reuse", default=None, metavar="RUN_ID",
+                    help="certify a deployment kept by an earlier --keep run")
+    group.addoption("--terraform-dir", dest="harness_terraform_dir", default=str(REPO_ROOT / "terraform"),
+                    help="the Terraform configuration to apply (default: terraform/)")
+    group.addoption("--tfvars", dest="harness_tfvars", default=None,
+                    help="variables file (default: <terraform-dir>/<environment>.tfvars)")
+    group.addoption("--runs-dir", dest="harness_runs_dir", default=str(REPO_ROOT / "runs"),
+                    help="where runs keep their state (default: runs/)")
+    group.addoption("--reports-dir", dest="harness_reports_dir", default=str(REPO_ROOT / "reports"),
+                    help="where the certificate and JUnit XML go (default: reports/)")
+    group.addoption("--allow-production-apply", dest="harness_allow_production_apply", action="store_true",
+                    help="allow terraform apply to production (needs a staging certificate for the commit)")
+
+
+def _options(config: pytest.Config, environment: str) -> RunOptions:
+    terraform_dir = Path(config.option.harness_terraform_dir).resolve()
+    tfvars = config.option.harness_tfvars
+    policy = config.option.harness_policy or environment
+    if policy not in ENVIRONMENTS:
+        raise HarnessError(f"unknown policy {policy!r}; use --policy with one of {', '.join(ENVIRONMENTS)}")
+    return RunOptions(
+        environment=environment,
+        policy=policy,
+        keep=bool(config.option.harness_keep),
+        reuse=config.option.harness_reuse,
+        aws_endpoint=config.option.harness_aws_endpoint,
+        terraform_dir=terraform_dir,
+        tfvars=Path(tfvars).resolve() if tfvars else terraform_dir / f"{environment}.tfvars",
+        runs_dir=Path(config.option.harness_runs_dir).resolve(),
+        reports_dir=Path(config.option.harness_reports_dir).resolve(),
+        allow_production_apply=bool(config.option.harness_allow_production_apply),
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, text in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {text}")
+    try:
+        environment = select_environment(config.option.markexpr, config.option.harness_env)
+        config.stash[OPTIONS] = _options(config, environment)
+    except HarnessError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[RESULTS] = {}
+    config.pluginmanager.register(OutcomeRecorder(config.stash[RESULTS]), "harness-outcome-recorder")
+    config.stash[RUN_FACTS] = {}
+    for handler in logging.getLogger().handlers + logging.getLogger("harness").handlers:
+        handler.addFilter(RedactingFilter())
+    logging.getLogger().addFilter(RedactingFilter())
+    interrupt.install()
+
+
+def is_certification_check(item: pytest.Item) -> bool:
+    return any(item.get_closest_marker(name) for name in CERTIFICATION_MARKERS)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without -m, a run certifies its environment: other environments' checks are deselected."""
+    options = config.stash[OPTIONS]
+    if not config.option.markexpr:
+        keep, drop = [], []
+        for item in items:
+            (drop if is_certification_check(item) and not item.get_closest_marker(options.environment) else keep).append(item)
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+            items[:] = keep
+    if any(STAGE_FIXTURES & set(getattr(item, "fixturenames", ())) for item in items):
+        try:
+            preflight(options)
+        except HarnessError as exc:
+            raise pytest.UsageError(str(exc)) from None
+
+
+def preflight(options: RunOptions) -> None:
+    """Check the inputs before anything is created, so bad input leaks nothing."""
+    if options.reuse:
+        return
+    terraform_binary()
+    validate_tfvars(options.tfvars)
+    if options.environment == "production" and options.allow_production_apply:
+        from harness.gate import require_staging_certificate
+
+        require_staging_certificate(options.reports_dir)
+
+
+class OutcomeRecorder:
+    """Records each certification check's outcome (the first failure of any phase wins)."""
+
+    def __init__(self, results: dict[str, CheckResult]):
+        self.results = results
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if not any(name in report.keywords for name in CERTIFICATION_MARKERS):
+            return
+        if report.failed:
+            outcome = "failed" if report.when == "call" else "error"
+        else:
+            outcome = "skipped" if report.skipped else "passed"
+        if report.when != "call" and outcome == "passed":
+            return
+        previous = self.results.get(report.nodeid)
+        if previous is None or previous.outcome == "passed":
+            self.results[report.nodeid] = CheckResult(report.nodeid, outcome)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    options = config.stash[OPTIONS]
+    checks = list(config.stash[RESULTS].values())
+    if not checks:
+        return  # not a certification run (the project's own tests)
+    facts = config.stash[RUN_FACTS]
+    if exitstatus == 0 and certifiable(checks):
+        document = build_certificate(
+            environment=options.environment,
+            run_id=facts.get("run_id", ""),
+            checks=checks,
+            stages=list(STAGE_TIMES),
+            resources=facts.get("resources", []),
+            extra={"policy": options.policy, **facts.get("certificate_extra", {})},
+        )
+        facts["certificate_path"] = str(write_certificate(options.reports_dir, document))
+    elif remove_certificate(options.reports_dir):
+        facts["certificate_removed"] = True
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    if OPTIONS not in config.stash:
+        return
+    facts = config.stash[RUN_FACTS]
+    if STAGE_TIMES:
+        terminalreporter.section("stage timings")
+        for stage_time in STAGE_TIMES:
+            terminalreporter.write_line(f"{stage_time.name:<32} {stage_time.seconds:8.1f} s")
+    if facts.get("certificate_path"):
+        terminalreporter.write_line(f"CERTIFIED: {facts['certificate_path']}", green=True, bold=True)
+    elif config.stash[RESULTS]:
+        terminalreporter.write_line("NOT CERTIFIED: a check failed or did not run; no certificate written", red=True, bold=True)
+    for line in facts.get("kept", []):
+        terminalreporter.write_line(line, yellow=True)

@@ -1,0 +1,23 @@
+"""How stage fixtures run: a named, timed block; a harness error ends the run once, clearly."""
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator
+
+import pytest
+
+from harness.errors import HarnessError
+from harness.logblock import block
+from harness.redaction import redact
+
+HARNESS_ERROR_EXIT = 3
+
+
+@contextlib.contextmanager
+def stage(name: str) -> Iterator[None]:
+    """Run a stage's setup inside a timed block; a HarnessError stops the session with its message."""
+    try:
+        with block(f"stage {name}", stage=True):
+            yield
+    except HarnessError as exc:
+        pytest.exit(redact(f"harness error in stage {name}: {exc}"), returncode=HARNESS_ERROR_EXIT)

@@ -1,0 +1,87 @@
+"""The run context: one run id, one run directory, the options, the run's key pair.
+
+The run id ("it" + 8 hex digits) names everything a run creates (tags, netns,
+nft tables, containers) so that a sweep can find what a dead run left.
+"""
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.errors import HarnessError
+from harness.keys import KeyPair, generate_keypair
+from harness.options import RunOptions
+from harness.spec import load_spec
+
+RUN_ID_PREFIX = "it"
+
+
+def new_run_id() -> str:
+    """Return a fresh run id: "it" followed by 8 hex digits."""
+    return RUN_ID_PREFIX + secrets.token_hex(4)
+
+
+@dataclass
+class RunContext:
+    """Everything that identifies one run and where it keeps its state."""
+
+    run_id: str
+    run_dir: Path
+    options: RunOptions
+    keypair: KeyPair
+    spec: dict[str, Any] = field(default_factory=load_spec)
+
+    @property
+    def environment(self) -> str:
+        return self.options.environment
+
+    @property
+    def policy(self) -> str:
+        return self.options.policy
+
+    @property
+    def keep(self) -> bool:
+        """True when the deployment must be left running at the end (--keep, or a reused kept run)."""
+        return self.options.keep or self.options.reuse is not None
+
+    @property
+    def reused(self) -> bool:
+        return self.options.reuse is not None
+
+    # --- state shared between the stages of a kept run and its reuse ---
+    def state_path(self) -> Path:
+        return self.run_dir / "run.json"
+
+    def load_state(self) -> dict[str, Any]:
+        path = self.state_path()
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    def save_state(self, **values: Any) -> None:
+        """Merge ``values`` into the run's state file (run.json)."""
+        state = self.load_state()
+        state.update(values)
+        self.state_path().write_text(json.dumps(state, indent=2, default=str))
+
+
+def open_run(options: RunOptions) -> RunContext:
+    """Create a new run (or attach to a kept one with ``options.reuse``)."""
+    if options.reuse:
+        run_dir = options.runs_dir / options.reuse
+        if not (run_dir / "run.json").exists():
+            raise HarnessError(
+                f"--reuse {options.reuse}: no kept run in {run_dir}; "
+                f"list kept runs with `ls {options.runs_dir}` or start a new run without --reuse"
+            )
+        key_path = run_dir / "keys" / "id_ed25519"
+        public = (run_dir / "keys" / "id_ed25519.pub").read_text().strip()
+        return RunContext(options.reuse, run_dir, options, KeyPair(key_path, public))
+    run_id = new_run_id()
+    run_dir = options.runs_dir / run_id
+    run_dir.mkdir(parents=True)
+    keypair = generate_keypair(run_dir / "keys", comment=f"harness-{run_id}")
+    context = RunContext(run_id, run_dir, options, keypair)
+    context.save_state(run_id=run_id, environment=options.environment, kept=False)
+    return context
