@@ -6,6 +6,7 @@ nft tables, containers) so that a sweep can find what a dead run left.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,5 +84,5 @@ def open_run(options: RunOptions) -> RunContext:
     run_dir.mkdir(parents=True)
     keypair = generate_keypair(run_dir / "keys", comment=f"harness-{run_id}")
     context = RunContext(run_id, run_dir, options, keypair)
-    context.save_state(run_id=run_id, environment=options.environment, kept=False)
+    context.save_state(run_id=run_id, environment=options.environment, kept=False, owner_pid=os.getpid())
     return context

@@ -133,7 +133,7 @@ def first_error(text: str) -> str:
     """The lines of Terraform output that explain a failure (its Error blocks)."""
     text = re.sub(r"\x1b\[[0-9;]*m", "", text)
     lines = text.splitlines()
-    start = next((i for i, line in enumerate(lines) if "Error" in line), max(0, len(lines) - 15))
+    start = next((i for i, line in enumerate(lines) if line.lstrip("│ ").startswith("Error")), max(0, len(lines) - 15))
     return redact("\n".join(line.strip("│ ").rstrip() for line in lines[start : start + 15]).strip())
 
 
@@ -150,7 +150,7 @@ class Terraform:
             try:
                 return call()
             except tftest.TerraformTestError as exc:
-                message = str(exc)
+                message = "\n".join(str(arg) for arg in exc.args[1:2] or exc.args[:1])
                 transient = any(re.search(pattern, message) for pattern in TRANSIENT_ERRORS)
                 if transient and attempt < MAX_ATTEMPTS:
                     log.warning("terraform %s: transient error, retry %d: %s", what, attempt, first_error(message))

@@ -1,0 +1,55 @@
+# Two commands on a fresh machine of this kind: `make certify` and `make test`.
+# Each does its own set-up (system packages, virtualenvs); nothing is installed by hand.
+
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTEST := $(VENV)/bin/pytest
+CHECKOV_VENV := .venv-checkov
+# Debian packages the sandbox needs on the host (container, image builder, firewall, nix).
+APT_PACKAGES := mmdebstrap systemd-container nftables nix-bin uidmap arch-test debian-archive-keyring iproute2 git
+PYTEST_ARGS ?=
+
+.PHONY: setup system-packages venv checkov certify test dr bench clean
+
+setup: system-packages venv checkov
+
+system-packages:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages: $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q -e . 2>&1 | grep -v '^WARNING: Location' || true
+	$(PY) -c 'import harness, moto, tftest, testinfra, paramiko'
+	touch $@
+
+venv: $(VENV)/.installed
+
+$(CHECKOV_VENV)/.installed: pyproject.toml
+	python3 -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install -q 'checkov==3.3.30' 2>&1 | grep -v '^WARNING: Location' || true
+	$(CHECKOV_VENV)/bin/checkov --version
+	touch $@
+
+checkov: $(CHECKOV_VENV)/.installed
+
+certify: setup
+	$(PYTEST) $(PYTEST_ARGS)
+
+test: setup
+	$(PYTEST) tests $(PYTEST_ARGS)
+
+dr: setup
+	$(PYTEST) -m dr $(PYTEST_ARGS)
+
+bench: setup
+	$(PY) -m harness.bench
+
+# Removes what dead or kept runs left (containers, namespaces, nft tables, moto, run state).
+# RUN=<run id> removes one kept run.
+clean:
+	$(PY) -m harness.sweep $(if $(RUN),--run $(RUN),)

@@ -1,0 +1,107 @@
+"""Removing what a sandbox run created (its own teardown, and the sweep of dead runs)."""
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+from harness.sandbox import container, firewall, network
+from harness.sandbox.state import STATE_FILE, ProcessRecord, SandboxState, proc_starttime
+
+log = logging.getLogger("harness.sandbox.cleanup")
+
+
+def cleanup_state(state: SandboxState, run_dir: Path | None, *, stop_timeout: float = 20.0) -> list[str]:
+    """Stop and remove everything in ``state``; return what failed (empty when all went).
+
+    Every step runs even when an earlier one failed or was interrupted by Ctrl-C;
+    an interrupt is re-raised at the end.
+    """
+    problems: list[str] = []
+    interrupted: BaseException | None = None
+    steps = [("stop container", lambda: container.stop(state.processes, timeout=stop_timeout))]
+    steps += [(f"remove rootfs copy {p}", lambda p=p: container.remove_rootfs_copy(Path(p)))
+              for p in reversed(state.paths)]
+    steps += [(f"delete nft table {t}", lambda t=t: firewall.delete_table(t)) for t in state.nft_tables]
+    steps += [(f"delete veth {v}", lambda v=v: network.delete_link(v)) for v in state.veths]
+    steps += [(f"delete netns {n}", lambda n=n: network.delete_netns(n)) for n in state.netns]
+    for name, step in steps:
+        try:
+            step()
+        except KeyboardInterrupt as exc:
+            interrupted = exc
+        except Exception as exc:  # noqa: BLE001 - keep cleaning, report at the end
+            problems.append(f"{name}: {exc}")
+    leftovers = leftovers_of(state)
+    problems += [f"still present: {item}" for item in leftovers]
+    if not problems and run_dir is not None:
+        (run_dir / STATE_FILE).unlink(missing_ok=True)
+    for problem in problems:
+        log.error("sandbox cleanup of %s: %s", state.run_id, problem)
+    if interrupted is not None:
+        raise interrupted
+    return problems
+
+
+def leftovers_of(state: SandboxState) -> list[str]:
+    """What of ``state`` still exists on this machine."""
+    found = [f"process {p.role} {p.pid}" for p in state.processes if p.alive()]
+    found += [f"netns {n}" for n in state.netns if n in network.list_netns()]
+    links = network.list_links()
+    found += [f"veth {v}" for v in state.veths if v in links]
+    tables = firewall.list_tables()
+    found += [f"nft table {t}" for t in state.nft_tables if t in tables]
+    found += [f"rootfs copy {p}" for p in state.paths if Path(p).exists()]
+    return found
+
+
+def leftovers_by_name(run_id: str) -> list[str]:
+    """Anything on this machine whose name carries ``run_id`` (process, netns, veth, nft table, mount)."""
+    found = [f"process {pid}" for pid in nspawn_pids(run_id)]
+    found += [f"netns {n}" for n in network.list_netns() if n.startswith(run_id)]
+    found += [f"veth {v}" for v in network.list_links() if v.split("@")[0].endswith(run_id)]
+    found += [f"nft table {t}" for t in firewall.list_tables() if t == run_id]
+    found += [f"mount {m}" for m in mounts_of(run_id)]
+    return found
+
+
+def nspawn_pids(run_id: str) -> list[int]:
+    """systemd-nspawn processes booting the machine named ``run_id``."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv and argv[0].endswith(b"systemd-nspawn") and f"--machine={run_id}".encode() in argv:
+            pids.append(int(proc.name))
+    return pids
+
+
+def mounts_of(run_id: str) -> list[str]:
+    """Mount points whose path has a component ``run_id``."""
+    try:
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return []
+    return [line.split()[4] for line in lines if f"/{run_id}/" in line.split()[4] + "/"]
+
+
+def state_from_names(run_id: str) -> SandboxState:
+    """A cleanup record reconstructed from names alone (when a run left no state file)."""
+    state = SandboxState(run_id=run_id)
+    for pid in nspawn_pids(run_id):
+        start = proc_starttime(pid)
+        if start is not None:
+            state.processes.append(ProcessRecord("nspawn", pid, start))
+        init = container.container_init(pid)
+        start = proc_starttime(init) if init else None
+        if init and start is not None:
+            state.processes.append(ProcessRecord("init", init, start))
+    state.netns = [n for n in network.list_netns() if re.fullmatch(rf"{run_id}-[a-z]+", n)]
+    state.veths = [v for v in network.list_links() if re.fullmatch(rf"v[a-z]-{run_id}", v)]
+    state.nft_tables = [t for t in firewall.list_tables() if t == run_id]
+    state.paths = [str(Path(m).parent) for m in mounts_of(run_id)]
+    return state

@@ -1,0 +1,179 @@
+"""The sandbox instance's container: a per-run copy of the image booted by systemd-nspawn.
+
+The copy is an overlayfs over the cached image (upper layer in the run's folder),
+or, where overlayfs is unavailable, ``cp --reflink=auto -a``. systemd runs as PID 1,
+in the network namespace prepared by :mod:`harness.sandbox.network`. The host has
+no systemd, so no machinectl: stop with SIGTERM to systemd-nspawn (the container
+halts), SIGKILL after a timeout.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.errors import HarnessError
+from harness.sandbox.state import ProcessRecord, proc_starttime
+
+
+@dataclass(frozen=True)
+class RootfsCopy:
+    folder: Path  # everything of the copy lives here (removed at cleanup)
+    rootfs: Path  # the directory the container boots from
+    mounted: bool  # True for an overlay (unmount before removing)
+
+
+def _overlay_supported() -> bool:
+    try:
+        return "overlay" in Path("/proc/filesystems").read_text()
+    except OSError:
+        return False
+
+
+def make_rootfs_copy(image_rootfs: Path, folder: Path, *, prefer_overlay: bool = True) -> RootfsCopy:
+    """Make the run's copy-on-write copy of the image under ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rootfs = folder / "rootfs"
+    rootfs.mkdir(exist_ok=True)
+    if prefer_overlay and _overlay_supported():
+        upper, work = folder / "upper", folder / "work"
+        upper.mkdir(exist_ok=True)
+        work.mkdir(exist_ok=True)
+        options = f"lowerdir={image_rootfs},upperdir={upper},workdir={work}"
+        result = subprocess.run(["mount", "-t", "overlay", "overlay", "-o", options, str(rootfs)],
+                                capture_output=True, text=True)
+        if result.returncode == 0:
+            return RootfsCopy(folder, rootfs, True)
+    result = subprocess.run(["cp", "--reflink=auto", "-a", f"{image_rootfs}/.", str(rootfs)],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        raise HarnessError(f"copying the sandbox image to {rootfs} failed: {result.stderr.strip()[-500:]}")
+    return RootfsCopy(folder, rootfs, False)
+
+
+def is_mounted(path: Path) -> bool:
+    """True when ``path`` is a mount point (per /proc/self/mountinfo)."""
+    target = str(path)
+    try:
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return False
+    return any(line.split()[4] == target for line in lines)
+
+
+def remove_rootfs_copy(folder: Path) -> None:
+    """Unmount (if mounted) and delete a rootfs copy folder; missing parts are fine."""
+    rootfs = folder / "rootfs"
+    for _ in range(3):
+        if not is_mounted(rootfs):
+            break
+        subprocess.run(["umount", str(rootfs)], capture_output=True)
+        if is_mounted(rootfs):
+            time.sleep(0.5)
+            subprocess.run(["umount", "-l", str(rootfs)], capture_output=True)
+    if is_mounted(rootfs):
+        raise HarnessError(f"cannot unmount the sandbox rootfs {rootfs}; unmount it by hand, then `make clean`")
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def nspawn_command(rootfs: Path, machine: str, netns: str) -> list[str]:
+    """The systemd-nspawn command line that boots ``rootfs`` in the network namespace ``netns``."""
+    return [
+        "systemd-nspawn",
+        "--quiet",
+        "--register=no",
+        "--keep-unit",
+        "--boot",
+        f"--directory={rootfs}",
+        f"--machine={machine}",
+        f"--network-namespace-path=/run/netns/{netns}",
+        "--console=read-only",
+        "--resolv-conf=off",
+        "--timezone=off",
+        "--link-journal=no",
+    ]
+
+
+def start(rootfs: Path, machine: str, netns: str, console_log: Path) -> subprocess.Popen:
+    """Boot the container in the background; its console goes to ``console_log``."""
+    if shutil.which("systemd-nspawn") is None:
+        raise HarnessError("systemd-nspawn is not installed; run `make setup` (apt-get install systemd-container)")
+    env = dict(os.environ, SYSTEMD_NSPAWN_UNIFIED_HIERARCHY="1")
+    with open(console_log, "ab") as log:
+        # A session of its own: a Ctrl-C on the terminal reaches the harness, which
+        # then stops the container in order, not systemd-nspawn directly.
+        return subprocess.Popen(nspawn_command(rootfs, machine, netns), stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, env=env, start_new_session=True)
+
+
+def container_init(nspawn_pid: int) -> int | None:
+    """The container's PID 1 as seen from the host (the child of systemd-nspawn), if it exists yet."""
+    try:
+        for task in Path(f"/proc/{nspawn_pid}/task").iterdir():
+            children = (task / "children").read_text().split()
+            for child in children:
+                # nspawn forks an intermediate child that forks init in the new PID namespace.
+                pid = int(child)
+                grandchildren = _children(pid)
+                if grandchildren:
+                    return grandchildren[0]
+                if _pid_namespace(pid) != _pid_namespace(nspawn_pid):
+                    return pid
+    except OSError:
+        return None
+    return None
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            found += [int(c) for c in (task / "children").read_text().split()]
+    except OSError:
+        pass
+    return found
+
+
+def _pid_namespace(pid: int) -> str:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/pid")
+    except OSError:
+        return ""
+
+
+def record(role: str, pid: int) -> ProcessRecord | None:
+    """A :class:`ProcessRecord` for a running process, or None when it is gone."""
+    starttime = proc_starttime(pid)
+    return ProcessRecord(role, pid, starttime) if starttime is not None else None
+
+
+def stop(processes: list[ProcessRecord], *, timeout: float = 20.0) -> None:
+    """Stop a container: SIGTERM to systemd-nspawn (clean halt), SIGKILL to all after ``timeout``.
+
+    Killing the container's init with SIGKILL ends every process of its PID namespace.
+    """
+    nspawn = [p for p in processes if p.role == "nspawn" and p.alive()]
+    for process in nspawn:
+        _signal(process, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(p.alive() for p in processes):
+        time.sleep(0.1)
+    for process in sorted(processes, key=lambda p: p.role != "init"):
+        if process.alive():
+            _signal(process, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(p.alive() for p in processes):
+        time.sleep(0.05)
+
+
+def _signal(process: ProcessRecord, signum: int) -> None:
+    try:
+        if process.alive():
+            os.kill(process.pid, signum)
+    except ProcessLookupError:
+        pass
+

@@ -1,0 +1,190 @@
+"""The sandbox network: the instance's namespace and the "internet" namespace, both linked to the host.
+
+Per run (names from the run id, e.g. ``it3f9a1c2b``)::
+
+    netns it3f9a1c2b-i  (the instance)   host0 B+2/30  <-veth->  vc-it3f9a1c2b B+1/30  (host)
+    netns it3f9a1c2b-n  (the internet)   eth0  B+6/30  <-veth->  vi-it3f9a1c2b B+5/30  (host)
+
+``B`` is a /29 inside 10.213.0.0/16 derived from the run id, moved on when it
+collides with an existing route. The host forwards between the two
+(``net.ipv4.ip_forward=1``); the firewall module filters what reaches the
+instance. The instance gets a route to 10.213.0.0/16 only, no default route: it
+reaches the host side of its link (where sandbox services listen) and nothing
+outside the sandbox.
+"""
+from __future__ import annotations
+
+import ipaddress
+import json
+import subprocess
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from harness.errors import HarnessError
+
+SANDBOX_NET = ipaddress.ip_network("10.213.0.0/16")
+SUBNET_PREFIX = 29
+
+
+@dataclass(frozen=True)
+class AddressPlan:
+    run_id: str
+    subnet: str  # the run's /29
+    host_side: str  # host end of the instance link (sandbox services listen here)
+    instance: str  # the instance's address (host0)
+    internet_host_side: str  # host end of the internet link
+    internet: str  # the internet prober's address
+    instance_netns: str
+    internet_netns: str
+    instance_veth: str  # host-side veth of the instance link (nft matches oifname on it)
+    internet_veth: str  # host-side veth of the internet link
+    internet_peer: str  # temporary name of the internet namespace's end before it moves
+
+    @property
+    def internet_cidr(self) -> str:
+        """The prober's address as a /32: what the security group must allow for "the internet"."""
+        return f"{self.internet}/32"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _run(args: list[str], *, check: bool = True, input: str | None = None) -> subprocess.CompletedProcess:
+    result = subprocess.run(args, capture_output=True, text=True, input=input)
+    if check and result.returncode != 0:
+        raise HarnessError(
+            f"`{' '.join(args)}` failed ({result.returncode}): {result.stderr.strip()}; "
+            "the sandbox network needs root, iproute2 and nftables (`make setup`)"
+        )
+    return result
+
+
+def _routes_in_use() -> list[ipaddress.IPv4Network]:
+    result = _run(["ip", "-j", "-4", "route", "show", "table", "all"], check=False)
+    networks = []
+    try:
+        entries = json.loads(result.stdout or "[]")
+    except ValueError:
+        entries = []
+    for entry in entries:
+        dst = entry.get("dst")
+        if not dst or dst == "default":
+            continue
+        try:
+            networks.append(ipaddress.ip_network(dst if "/" in dst else f"{dst}/32", strict=False))
+        except ValueError:
+            continue
+    return networks
+
+
+def plan_addresses(run_id: str, in_use: list[ipaddress.IPv4Network] | None = None) -> AddressPlan:
+    """The run's addresses: a /29 of 10.213.0.0/16 chosen from the run id, skipping ones in use."""
+    if in_use is None:
+        in_use = _routes_in_use()
+    subnets = list(SANDBOX_NET.subnets(new_prefix=SUBNET_PREFIX))
+    start = int(run_id[2:], 16) % len(subnets)
+    for offset in range(len(subnets)):
+        subnet = subnets[(start + offset) % len(subnets)]
+        if subnet.network_address == SANDBOX_NET.network_address:
+            continue  # keep 10.213.0.0/29 unused: it reads like the network itself
+        if any(subnet.overlaps(net) and net.prefixlen > 8 for net in in_use if net != SANDBOX_NET):
+            continue
+        base = subnet.network_address
+        return AddressPlan(
+            run_id=run_id,
+            subnet=str(subnet),
+            host_side=str(base + 1),
+            instance=str(base + 2),
+            internet_host_side=str(base + 5),
+            internet=str(base + 6),
+            instance_netns=f"{run_id}-i",
+            internet_netns=f"{run_id}-n",
+            instance_veth=f"vc-{run_id}",
+            internet_veth=f"vi-{run_id}",
+            internet_peer=f"vn-{run_id}",
+        )
+    raise HarnessError("no free /29 left in 10.213.0.0/16 for the sandbox network; run `make clean`")
+
+
+def plan_for_run(run_id: str, run_dir: Path) -> AddressPlan:
+    """The run's address plan, fixed at its first use (kept in ``<run_dir>/sandbox-network.json``).
+
+    Other stages may call this early (e.g. to allow the internet prober's address in
+    the security group) and get the same answer as the instance stage later.
+    """
+    path = run_dir / "sandbox-network.json"
+    if path.is_file():
+        return AddressPlan(**json.loads(path.read_text()))
+    plan = plan_addresses(run_id)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(plan.to_dict(), indent=2))
+    return plan
+
+
+def networkd_file(plan: AddressPlan) -> str:
+    """The systemd-networkd file that gives the container its address (written as /etc/systemd/network/10-host0.network)."""
+    return (
+        "# Written by the harness for this run: the sandbox instance's address.\n"
+        "[Match]\nName=host0\n\n"
+        "[Network]\n"
+        f"Address={plan.instance}/30\n"
+        "LinkLocalAddressing=no\nIPv6AcceptRA=no\nLLMNR=no\nMulticastDNS=no\n\n"
+        "[Route]\n"
+        f"Destination={SANDBOX_NET}\nGateway={plan.host_side}\n"
+    )
+
+
+def enable_forwarding() -> None:
+    """Turn on IPv4 forwarding (the host routes between the internet namespace and the instance)."""
+    Path("/proc/sys/net/ipv4/ip_forward").write_text("1\n")
+
+
+def create_instance_link(plan: AddressPlan) -> None:
+    """Make the instance's namespace and its veth; the namespace end is called host0 (as nspawn would)."""
+    _run(["ip", "netns", "add", plan.instance_netns])
+    _run(["ip", "link", "add", plan.instance_veth, "type", "veth", "peer", "name", "host0",
+          "netns", plan.instance_netns])
+    _run(["ip", "addr", "add", f"{plan.host_side}/30", "dev", plan.instance_veth])
+    _run(["ip", "link", "set", plan.instance_veth, "up"])
+    _run(["ip", "-n", plan.instance_netns, "link", "set", "lo", "up"])
+
+
+def create_internet(plan: AddressPlan) -> None:
+    """Make the "internet" namespace: a veth to the host and a default route via the host."""
+    _run(["ip", "netns", "add", plan.internet_netns])
+    _run(["ip", "link", "add", plan.internet_veth, "type", "veth", "peer", "name", "eth0",
+          "netns", plan.internet_netns])
+    _run(["ip", "addr", "add", f"{plan.internet_host_side}/30", "dev", plan.internet_veth])
+    _run(["ip", "link", "set", plan.internet_veth, "up"])
+    ns = ["ip", "-n", plan.internet_netns]
+    _run(ns + ["link", "set", "lo", "up"])
+    _run(ns + ["addr", "add", f"{plan.internet}/30", "dev", "eth0"])
+    _run(ns + ["link", "set", "eth0", "up"])
+    _run(ns + ["route", "add", "default", "via", plan.internet_host_side])
+
+
+def delete_link(name: str) -> None:
+    """Delete a host-side veth (its peer goes with it); a missing one is fine."""
+    _run(["ip", "link", "del", name], check=False)
+
+
+def delete_netns(name: str) -> None:
+    """Delete a network namespace; a missing one is fine."""
+    _run(["ip", "netns", "del", name], check=False)
+
+
+def list_netns() -> list[str]:
+    """Names of the network namespaces under /run/netns."""
+    try:
+        return sorted(p.name for p in Path("/run/netns").iterdir())
+    except OSError:
+        return []
+
+
+def list_links() -> list[str]:
+    """Names of the host's network interfaces."""
+    result = _run(["ip", "-j", "link", "show"], check=False)
+    try:
+        return [entry["ifname"] for entry in json.loads(result.stdout or "[]")]
+    except (ValueError, KeyError):
+        return []

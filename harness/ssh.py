@@ -1,0 +1,150 @@
+"""SSH to the instance: one paramiko connection, reused, as the deploy user.
+
+Commands are strings for the remote shell; every argument that comes from
+data must be quoted by the caller with ``shlex.quote``. File contents travel
+on stdin, never on a command line.
+"""
+from __future__ import annotations
+
+import hashlib
+import shlex
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import paramiko
+
+from harness.errors import HarnessError
+from harness.redaction import redact
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    exit_status: int
+    stdout: str
+    stderr: str
+
+
+class _AcceptNewHostKey(paramiko.MissingHostKeyPolicy):
+    """Accept the host key of a freshly created instance (kept in memory for this session only)."""
+
+    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
+        client.get_host_keys().add(hostname, key.get_name(), key)
+
+
+def _tail(text: str, lines: int = 20) -> str:
+    return "\n".join(redact(text).strip().splitlines()[-lines:])
+
+
+class SshSession:
+    """One paramiko connection, reused, to the instance as the deploy user."""
+
+    def __init__(self, address: str, user: str, key_path: Path, port: int = 22, connect_timeout: float = 10):
+        self.address = address
+        self.user = user
+        self.key_path = Path(key_path)
+        self.port = port
+        self.connect_timeout = connect_timeout
+        self._client: paramiko.SSHClient | None = None
+
+    @property
+    def client(self) -> paramiko.SSHClient:
+        """The connected paramiko client (connects on first use, reconnects when the transport dropped)."""
+        transport = self._client.get_transport() if self._client else None
+        if self._client is None or transport is None or not transport.is_active():
+            self.close()
+            client = paramiko.SSHClient()
+            client.set_missing_host_key_policy(_AcceptNewHostKey())
+            try:
+                client.connect(
+                    self.address, port=self.port, username=self.user, key_filename=str(self.key_path),
+                    timeout=self.connect_timeout, banner_timeout=self.connect_timeout,
+                    auth_timeout=self.connect_timeout, look_for_keys=False, allow_agent=False,
+                )
+            except (paramiko.SSHException, OSError) as exc:
+                client.close()
+                raise HarnessError(
+                    f"cannot open SSH to {self.user}@{self.address}:{self.port}: {redact(str(exc))}; "
+                    "check that the instance is up, the security group allows SSH and the key pair matches"
+                ) from exc
+            self._client = client
+        return self._client
+
+    def run(self, command: str, *, stdin: bytes | None = None, timeout: float = 120,
+            check: bool = True) -> CommandResult:
+        """Run ``command`` on the instance; with ``check`` a non-zero exit raises HarnessError."""
+        transport = self.client.get_transport()
+        assert transport is not None
+        channel = transport.open_session(timeout=self.connect_timeout)
+        try:
+            channel.settimeout(1.0)
+            channel.exec_command(command)
+            if stdin is not None:
+                channel.sendall(stdin)
+            channel.shutdown_write()
+            out, err = bytearray(), bytearray()
+            deadline = time.monotonic() + timeout
+            while True:
+                progressed = False
+                while channel.recv_ready():
+                    out += channel.recv(65536)
+                    progressed = True
+                while channel.recv_stderr_ready():
+                    err += channel.recv_stderr(65536)
+                    progressed = True
+                if channel.exit_status_ready() and not channel.recv_ready() and not channel.recv_stderr_ready():
+                    break
+                if time.monotonic() > deadline:
+                    raise HarnessError(
+                        f"command on {self.address} did not finish within {timeout:.0f} s: {redact(command)[:200]}"
+                    )
+                if not progressed:
+                    time.sleep(0.01)
+            status = channel.recv_exit_status()
+        except socket.timeout as exc:
+            raise HarnessError(f"SSH channel to {self.address} timed out running: {redact(command)[:200]}") from exc
+        finally:
+            channel.close()
+        result = CommandResult(status, out.decode(errors="replace"), err.decode(errors="replace"))
+        if check and status != 0:
+            raise HarnessError(
+                f"command on {self.user}@{self.address} exited {status}: {redact(command)[:300]}\n"
+                f"--- stderr (tail) ---\n{_tail(result.stderr)}"
+            )
+        return result
+
+    def sudo(self, command: str, **kw) -> CommandResult:
+        """Run ``command`` as root: ``sudo -n sh -c <quoted command>``."""
+        return self.run(f"sudo -n sh -c {shlex.quote(command)}", **kw)
+
+    def put_file(self, path: str, data: bytes, *, mode: int = 0o644, owner: str = "root",
+                 group: str = "root") -> bool:
+        """Write ``data`` to ``path`` as root (content on stdin); True when content, mode or owner changed."""
+        quoted = shlex.quote(path)
+        wanted = f"{hashlib.sha256(data).hexdigest()} {mode:o} {owner} {group}"
+        current = self.sudo(
+            f"if [ -f {quoted} ]; then printf '%s %s\\n' \"$(sha256sum < {quoted} | cut -d' ' -f1)\" "
+            f"\"$(stat -c '%a %U %G' {quoted})\"; fi",
+        ).stdout.strip()
+        if current == wanted:
+            return False
+        tmp = shlex.quote(f"{path}.harness-tmp")
+        self.sudo(
+            f"umask 077 && cat > {tmp} && chown {shlex.quote(owner)}:{shlex.quote(group)} {tmp} "
+            f"&& chmod {mode:o} {tmp} && mv -f {tmp} {quoted}",
+            stdin=data,
+        )
+        return True
+
+    def close(self) -> None:
+        """Close the connection (a later command reconnects)."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def __enter__(self) -> "SshSession":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,40 @@
+"""Certificate rules: only fully green runs are certified; stale certificates go."""
+import json
+
+from harness.certificate import (CheckResult, build_certificate, certifiable, remove_certificate,
+                                 write_certificate)
+from harness.logblock import StageTime
+from harness.redaction import register_secret
+
+
+def test_certifiable_needs_a_pass_and_no_failure():
+    assert certifiable([CheckResult("a", "passed"), CheckResult("b", "skipped")])
+    assert not certifiable([])
+    assert not certifiable([CheckResult("a", "skipped")])
+    assert not certifiable([CheckResult("a", "passed"), CheckResult("b", "failed")])
+    assert not certifiable([CheckResult("a", "passed"), CheckResult("b", "error")])
+
+
+def test_certificate_fields_and_per_environment_copy(tmp_path):
+    document = build_certificate(
+        "sandbox", "it00000001", [CheckResult("suites/test_x.py::test_y", "passed")],
+        [StageTime("stage infra", 31.5)], ["aws_instance.app"],
+    )
+    path = write_certificate(tmp_path, document)
+    written = json.loads(path.read_text())
+    assert written["certified"] is True
+    assert written["environment"] == "sandbox"
+    assert written["checks"] == [{"id": "suites/test_x.py::test_y", "outcome": "passed"}]
+    assert written["stages"] == [{"name": "stage infra", "seconds": 31.5}]
+    assert written["resources"] == ["aws_instance.app"]
+    assert isinstance(written["dirty"], bool) and written["commit"]
+    assert (tmp_path / "certificate-sandbox.json").exists()
+    assert remove_certificate(tmp_path) and not path.exists()
+    assert not remove_certificate(tmp_path)
+
+
+def test_certificate_never_contains_a_registered_secret(tmp_path):
+    register_secret("s3cr3t-token-value")
+    document = build_certificate("sandbox", "it1", [CheckResult("x", "passed")], [], [],
+                                 extra={"note": "token s3cr3t-token-value"})
+    assert "s3cr3t-token-value" not in write_certificate(tmp_path, document).read_text()

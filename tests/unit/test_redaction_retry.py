@@ -1,0 +1,39 @@
+"""Redaction and waits."""
+import logging
+
+import pytest
+
+from harness.errors import HarnessError
+from harness.redaction import RedactingFilter, redact, register_secret
+from harness.retry import wait_until
+
+
+def test_redact_masks_registered_secrets_and_private_keys():
+    register_secret("hunter2-password")
+    key = "-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----"
+    text = redact(f"pw=hunter2-password key={key}")
+    assert "hunter2-password" not in text and "abc" not in text and "***" in text
+
+
+def test_logging_filter_redacts(caplog):
+    register_secret("another-secret-1")
+    logger = logging.getLogger("harness.test")
+    logger.addFilter(RedactingFilter())
+    with caplog.at_level(logging.INFO):
+        logger.info("value %s", "another-secret-1")
+    assert "another-secret-1" not in caplog.text
+
+
+def test_wait_until_returns_the_probe_value():
+    calls = iter([None, 0, "ready"])
+    assert wait_until("a value", lambda: next(calls), timeout=5, interval=0.01) == "ready"
+
+
+def test_wait_until_times_out_with_description_last_error_and_state():
+    def probe():
+        raise ConnectionRefusedError("port 22 refused")
+
+    with pytest.raises(HarnessError) as info:
+        wait_until("SSH on 10.0.0.2:22", probe, timeout=0.2, interval=0.05, explain=lambda: "sshd not started")
+    message = str(info.value)
+    assert "SSH on 10.0.0.2:22" in message and "port 22 refused" in message and "sshd not started" in message

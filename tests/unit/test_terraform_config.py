@@ -1,0 +1,50 @@
+"""Terraform wiring: mirror discovery, CLI config, endpoint override, error extraction."""
+import pytest
+
+from harness import terraform
+from harness.errors import HarnessError
+from harness.spec import REPO_ROOT
+
+
+def test_mirror_from_setting(tmp_path, monkeypatch):
+    (tmp_path / "registry.terraform.io").mkdir()
+    monkeypatch.setenv("HARNESS_TF_MIRROR", str(tmp_path))
+    assert terraform.find_provider_mirror() == tmp_path
+    config = terraform.write_cli_config(tmp_path).read_text()
+    assert "filesystem_mirror" in config and str(tmp_path) in config
+
+
+def test_bad_mirror_setting_says_how_to_fix(tmp_path, monkeypatch):
+    monkeypatch.setenv("HARNESS_TF_MIRROR", str(tmp_path))
+    with pytest.raises(HarnessError, match="folder above registry.terraform.io"):
+        terraform.find_provider_mirror()
+
+
+def test_no_mirror_falls_back_to_registry(tmp_path, monkeypatch):
+    monkeypatch.delenv("HARNESS_TF_MIRROR", raising=False)
+    monkeypatch.setattr(terraform, "MIRROR_CANDIDATES", (str(tmp_path),))
+    assert terraform.find_provider_mirror() is None
+    assert "filesystem_mirror" not in terraform.write_cli_config(tmp_path).read_text()
+
+
+def test_endpoint_override_is_a_provider_override():
+    text = terraform.endpoint_override("http://127.0.0.1:5000")
+    assert 'provider "aws"' in text and 'ec2 = "http://127.0.0.1:5000"' in text and "skip_credentials_validation" in text
+
+
+def test_override_goes_into_the_working_copy_not_main_tf(tmp_path):
+    workdir = terraform.prepare_workdir(REPO_ROOT / "terraform", tmp_path, "http://127.0.0.1:5000")
+    assert (workdir / "harness_endpoint_override.tf").exists()
+    assert "127.0.0.1:5000" not in (workdir / "main.tf").read_text()
+    assert (tmp_path / "spec.json").exists()
+
+
+def test_missing_binary_names_the_fix(monkeypatch):
+    monkeypatch.setenv("HARNESS_TERRAFORM", "terraform-that-does-not-exist")
+    with pytest.raises(HarnessError, match="install Terraform"):
+        terraform.terraform_binary()
+
+
+def test_first_error_keeps_the_error_block():
+    output = "plan...\nlots\n\nError: Invalid value for variable\n\n  on sandbox.tfvars line 2:\n"
+    assert terraform.first_error(output).startswith("Error: Invalid value for variable")
