@@ -102,6 +102,7 @@ def is_certification_check(item: pytest.Item) -> bool:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Without -m, a run certifies its environment: other environments' checks are deselected."""
     options = config.stash[OPTIONS]
+    facts = config.stash[RUN_FACTS]
     if not config.option.markexpr:
         keep, drop = [], []
         for item in items:
@@ -109,6 +110,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if drop:
             config.hook.pytest_deselected(items=drop)
             items[:] = keep
+    facts["certification_run"] = any(is_certification_check(item) for item in items)
     if any(STAGE_FIXTURES & set(getattr(item, "fixturenames", ())) for item in items):
         try:
             preflight(options)
@@ -152,9 +154,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     options = config.stash[OPTIONS]
     checks = list(config.stash[RESULTS].values())
-    if not checks:
-        return  # not a certification run (the project's own tests)
     facts = config.stash[RUN_FACTS]
+    if not facts.get("certification_run"):
+        return  # not a certification run (the project's own tests)
     if exitstatus == 0 and certifiable(checks):
         document = build_certificate(
             environment=options.environment,
@@ -179,7 +181,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             terminalreporter.write_line(f"{stage_time.name:<32} {stage_time.seconds:8.1f} s")
     if facts.get("certificate_path"):
         terminalreporter.write_line(f"CERTIFIED: {facts['certificate_path']}", green=True, bold=True)
-    elif config.stash[RESULTS]:
+    elif facts.get("certification_run"):
         terminalreporter.write_line("NOT CERTIFIED: a check failed or did not run; no certificate written", red=True, bold=True)
     for line in facts.get("kept", []):
         terminalreporter.write_line(line, yellow=True)

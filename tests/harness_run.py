@@ -1,0 +1,93 @@
+"""Runs the certification harness as a user would (pytest in a subprocess) and looks for leaks."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from harness.spec import REPO_ROOT
+
+LEAK_PATTERNS = ("moto.server", "terraform-provider-aws", "terraform apply", "terraform destroy", "systemd-nspawn")
+
+
+@dataclass
+class HarnessRun:
+    """A finished harness run: exit code, output, and where it wrote reports."""
+
+    returncode: int
+    output: str
+    reports_dir: Path
+    runs_dir: Path
+    leaks: list[str] = field(default_factory=list)
+
+    def certificate(self) -> Optional[dict]:
+        path = self.reports_dir / "certificate.json"
+        return json.loads(path.read_text()) if path.exists() else None
+
+
+def processes_matching(patterns: tuple[str, ...] = LEAK_PATTERNS) -> set[str]:
+    """Command lines of running processes matching any pattern (pid-prefixed)."""
+    found = set()
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if any(p in text for p in patterns):
+            found.add(f"{cmdline.parent.name} {text.strip()}")
+    return found
+
+
+def harness_command(args: list[str], workdir: Path) -> list[str]:
+    return [
+        sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
+        "--rootdir", str(REPO_ROOT), "-c", str(REPO_ROOT / "pytest.ini"),
+        "--runs-dir", str(workdir / "runs"), "--reports-dir", str(workdir / "reports"),
+        *args,
+    ]
+
+
+def run_harness(args: list[str], workdir: Path, *, env: Optional[dict[str, str]] = None,
+                timeout: float = 900) -> HarnessRun:
+    """Run pytest with the harness plugin; report exit code, output and leaked processes/run dirs."""
+    before = processes_matching()
+    proc = subprocess.run(
+        harness_command(args, workdir), cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+    return _finish(proc.returncode, proc.stdout + proc.stderr, workdir, before)
+
+
+def interrupt_harness(args: list[str], workdir: Path, when: str, *, sig: int = signal.SIGINT,
+                      timeout: float = 600) -> HarnessRun:
+    """Start a run, send ``sig`` to the pytest process once ``when`` appears in its output."""
+    before = processes_matching()
+    proc = subprocess.Popen(harness_command(args, workdir), cwd=REPO_ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None
+    lines = []
+    deadline = time.monotonic() + timeout
+    for line in proc.stdout:
+        lines.append(line)
+        if when in line:
+            proc.send_signal(sig)
+            break
+        if time.monotonic() > deadline:
+            break
+    rest, _ = proc.communicate(timeout=timeout)
+    return _finish(proc.returncode, "".join(lines) + rest, workdir, before)
+
+
+def _finish(returncode: int, output: str, workdir: Path, before: set[str]) -> HarnessRun:
+    time.sleep(0.5)
+    leaks = sorted(processes_matching() - before)
+    runs_dir = workdir / "runs"
+    leftover_runs = [p.name for p in runs_dir.iterdir()] if runs_dir.is_dir() else []
+    leaks += [f"run directory {name}" for name in leftover_runs]
+    return HarnessRun(returncode, output, workdir / "reports", runs_dir, leaks)
