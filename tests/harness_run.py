@@ -26,6 +26,28 @@ class HarnessRun:
     runs_dir: Path
     leaks: list[str] = field(default_factory=list)
 
+    def outcomes(self) -> dict[str, tuple[str, str]]:
+        """Test name -> (outcome, failure message) from the run's JUnit XML."""
+        import xml.etree.ElementTree as ET
+
+        path = self.reports_dir / "junit.xml"
+        if not path.exists():
+            return {}
+        result = {}
+        for case in ET.parse(path).getroot().iter("testcase"):
+            outcome, message = "passed", ""
+            for tag in ("failure", "error", "skipped"):
+                node = case.find(tag)
+                if node is not None:
+                    outcome = {"failure": "failed"}.get(tag, tag)
+                    message = (node.get("message") or "") + "\n" + (node.text or "")
+                    break
+            result[case.get("name", "")] = (outcome, message)
+        return result
+
+    def failed(self) -> set[str]:
+        return {name for name, (outcome, _) in self.outcomes().items() if outcome in ("failed", "error")}
+
     def certificate(self) -> Optional[dict]:
         path = self.reports_dir / "certificate.json"
         return json.loads(path.read_text()) if path.exists() else None

@@ -78,6 +78,7 @@ def _options(config: pytest.Config, environment: str) -> RunOptions:
     )
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
@@ -86,6 +87,8 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[OPTIONS] = _options(config, environment)
     except HarnessError as exc:
         raise pytest.UsageError(str(exc)) from None
+    if getattr(config.option, "xmlpath", None) is None and not hasattr(config, "workerinput"):
+        config.option.xmlpath = str(config.stash[OPTIONS].reports_dir / "junit.xml")
     config.stash[RESULTS] = {}
     config.pluginmanager.register(OutcomeRecorder(config.stash[RESULTS]), "harness-outcome-recorder")
     config.stash[RUN_FACTS] = {}
