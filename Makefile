@@ -47,7 +47,7 @@ dr: setup
 	$(PYTEST) -m dr $(PYTEST_ARGS)
 
 bench: setup
-	$(PY) -m harness.bench
+	$(PY) -m harness.bench --runs $${BENCH_RUNS:-3}
 
 # Removes what dead or kept runs left (containers, namespaces, nft tables, moto, run state).
 # RUN=<run id> removes one kept run.
