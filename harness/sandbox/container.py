@@ -91,6 +91,7 @@ def nspawn_command(rootfs: Path, machine: str, netns: str) -> list[str]:
         f"--directory={rootfs}",
         f"--machine={machine}",
         f"--network-namespace-path=/run/netns/{netns}",
+        "--capability=CAP_NET_ADMIN",  # the namespace is private; systemd-networkd needs it to set the address
         "--console=read-only",
         "--resolv-conf=off",
         "--timezone=off",
@@ -157,6 +158,12 @@ def stop(processes: list[ProcessRecord], *, timeout: float = 20.0) -> None:
     Killing the container's init with SIGKILL ends every process of its PID namespace.
     """
     nspawn = [p for p in processes if p.role == "nspawn" and p.alive()]
+    processes = list(processes)
+    for process in nspawn:  # the container's init too, in case it was not recorded yet
+        init = container_init(process.pid)
+        found = record("init", init) if init else None
+        if found and all(p.pid != found.pid for p in processes):
+            processes.append(found)
     for process in nspawn:
         _signal(process, signal.SIGTERM)
     deadline = time.monotonic() + timeout
