@@ -111,19 +111,64 @@ def sandbox_instance(
     *,
     image_options: ImageOptions | None = None,
     timeouts: BootTimeouts = BootTimeouts(),
+    keep: bool = False,
 ) -> Iterator[SandboxInstance]:
-    """Boot the container for ``seed`` behind the firewall of ``rules_source()``; remove it all on exit."""
+    """Boot the container for ``seed`` behind the firewall of ``rules_source()``; remove it all on exit.
+
+    With ``keep`` the container stays after a normal exit (``--keep``); a failed or
+    interrupted boot is always removed.
+    """
     state = SandboxState.for_this_process(run_id)
     state.save(run_dir)
+    remove = True
     try:
         instance = _boot(state, run_dir, seed, rules_source, key_path, image_options, timeouts)
         yield instance
+        remove = not keep  # kept only after a successful boot and a normal end
     finally:
-        with block(f"removing sandbox instance {run_id}"):
-            problems = cleanup_state(state, run_dir, stop_timeout=timeouts.stop)
-        if problems:
-            raise HarnessError(f"the sandbox instance {run_id} was not removed completely: {'; '.join(problems)}; "
-                               "run `make clean`")
+        if remove:
+            remove_instance(state, run_dir, timeouts.stop)
+
+
+def remove_instance(state: SandboxState, run_dir: Path, stop_timeout: float = 20) -> None:
+    """Stop the container and remove all it had; HarnessError when something stayed behind."""
+    with block(f"removing sandbox instance {state.run_id}"):
+        problems = cleanup_state(state, run_dir, stop_timeout=stop_timeout)
+    if problems:
+        raise HarnessError(f"the sandbox instance {state.run_id} was not removed completely: "
+                           f"{'; '.join(problems)}; run `make clean`")
+
+
+@contextlib.contextmanager
+def attach(run_id: str, run_dir: Path, key_path: Path, instance_id: str,
+           rules_source: Callable[[], list[firewall.IngressRule]] | None = None,
+           *, keep: bool = True) -> Iterator[SandboxInstance]:
+    """Use the container that an earlier run kept (``--reuse``); it stays (or is removed with ``keep=False``)."""
+    state = SandboxState.load(run_dir)
+    if state is None or not any(p.role == "nspawn" and p.alive() for p in state.processes):
+        raise HarnessError(f"the kept sandbox instance of run {run_id} is not running; "
+                           f"`make clean RUN={run_id}` and start a new run without --reuse")
+    previous_owner = state.owner
+    state.owner = SandboxState.for_this_process(run_id).owner  # the sweep leaves it alone while in use
+    state.save(run_dir)
+    plan = network.AddressPlan(**state.network)
+    rootfs = Path(state.paths[0]) / "rootfs"
+    instance = SandboxInstance(
+        instance_id=instance_id, address=plan.instance, ssh_user=DEPLOY_USER, key_path=key_path,
+        internet=InternetProber(plan.instance, plan.internet_netns), plan=plan, rootfs=rootfs,
+        console_log=run_dir / "instance-console.log", _rules_source=rules_source,
+    )
+    remove = not keep
+    try:
+        if rules_source is not None:
+            instance.refresh_firewall()
+        yield instance
+    finally:
+        if remove:
+            remove_instance(state, run_dir)
+        else:
+            state.owner = previous_owner
+            state.save(run_dir)
 
 
 def _boot(state: SandboxState, run_dir: Path, seed: CloudSeed, rules_source: Callable[[], list[firewall.IngressRule]],
@@ -228,10 +273,11 @@ def rules_from_api(ec2: Any, instance_id: str) -> list[firewall.IngressRule]:
 @contextlib.contextmanager
 def boot_from_api(run_id: str, run_dir: Path, ec2: Any, instance_id: str, key_path: Path,
                   run_public_key: str | None = None, *, image_options: ImageOptions | None = None,
-                  timeouts: BootTimeouts = BootTimeouts(), running_timeout: float = 120) -> Iterator[SandboxInstance]:
+                  timeouts: BootTimeouts = BootTimeouts(), running_timeout: float = 120,
+                  keep: bool = False) -> Iterator[SandboxInstance]:
     """Boot the sandbox container for the EC2 instance ``instance_id`` from what the API says about it."""
     _wait_running(ec2, instance_id, running_timeout)
     seed = seed_from_api(ec2, instance_id, fallback_public_key=run_public_key)
     with sandbox_instance(run_id, run_dir, seed, lambda: rules_from_api(ec2, instance_id), key_path,
-                          image_options=image_options, timeouts=timeouts) as instance:
+                          image_options=image_options, timeouts=timeouts, keep=keep) as instance:
         yield instance
