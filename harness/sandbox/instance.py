@@ -155,7 +155,7 @@ def attach(run_id: str, run_dir: Path, key_path: Path, instance_id: str,
     rootfs = Path(state.paths[0]) / "rootfs"
     instance = SandboxInstance(
         instance_id=instance_id, address=plan.instance, ssh_user=DEPLOY_USER, key_path=key_path,
-        internet=InternetProber(plan.instance, plan.internet_netns), plan=plan, rootfs=rootfs,
+        internet=InternetProber(plan.instance, plan.internet_netns, plan.internet), plan=plan, rootfs=rootfs,
         console_log=run_dir / "instance-console.log", _rules_source=rules_source,
     )
     remove = not keep
@@ -204,7 +204,7 @@ def _boot(state: SandboxState, run_dir: Path, seed: CloudSeed, rules_source: Cal
         state.save(run_dir)
     instance = SandboxInstance(
         instance_id=seed.instance_id, address=plan.instance, ssh_user=DEPLOY_USER, key_path=key_path,
-        internet=InternetProber(plan.instance, plan.internet_netns), plan=plan, rootfs=copy.rootfs,
+        internet=InternetProber(plan.instance, plan.internet_netns, plan.internet), plan=plan, rootfs=copy.rootfs,
         console_log=console_log, rules=rules, _rules_source=rules_source,
     )
 

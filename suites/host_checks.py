@@ -1,0 +1,213 @@
+"""Checks of the instance's operating system, first-boot setup, SSH and exposure.
+
+Each check asks the host questions (over the deploy user's SSH session, or by
+probing from the internet) and asserts; none changes the host. They are plain
+functions so that the harness's own fault tests can run them against a live
+container. The security policy (which SSH settings, which ports must never be
+reachable) is fixed here, not read from spec.json.
+"""
+from __future__ import annotations
+
+import ipaddress
+import re
+import shlex
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+# Security policy: the effective sshd settings every environment must have.
+SSHD_POLICY = {
+    "permitrootlogin": "no",
+    "passwordauthentication": "no",
+    "kbdinteractiveauthentication": "no",
+}
+# Security policy: ports that must never be reachable from the internet.
+NEVER_EXPOSED = (5432,)
+# Lines in the user-data log that mean something went wrong (user_data.sh's ERR trap, apt, bash, python).
+LOG_ERROR_PATTERNS = (r"\bERROR\b", r"^E: ", r"command not found", r"^Traceback ", r": line \d+: ")
+
+
+def parse_os_release(text: str) -> dict[str, str]:
+    """``/etc/os-release`` as a dict (quotes removed)."""
+    values = {}
+    for line in text.splitlines():
+        if "=" in line and not line.startswith("#"):
+            key, value = line.split("=", 1)
+            values[key.strip()] = value.strip().strip('"').strip("'")
+    return values
+
+
+def check_os(ssh: Any, spec: dict[str, Any]) -> None:
+    """The instance runs the declared OS (spec.json instance.os_id / os_version_id)."""
+    release = parse_os_release(ssh.run("cat /etc/os-release").stdout)
+    want_id, want_version = spec["instance"]["os_id"], spec["instance"]["os_version_id"]
+    assert (release.get("ID"), release.get("VERSION_ID")) == (want_id, want_version), (
+        f"the instance runs {release.get('PRETTY_NAME', release)}, but spec.json declares "
+        f"{want_id} {want_version}: check the AMI in terraform (spec.json instance.ami)"
+    )
+
+
+def log_error_lines(log_text: str) -> list[str]:
+    """Lines of the user-data log that report an error."""
+    return [line for line in log_text.splitlines() if any(re.search(p, line) for p in LOG_ERROR_PATTERNS)]
+
+
+def check_user_data_finished(ssh: Any, spec: dict[str, Any]) -> None:
+    """The user data ran to its end: the completion marker exists and its log shows no error."""
+    marker, log = spec["user_data"]["marker"], spec["user_data"]["log"]
+    marker_present = ssh.sudo(f"test -e {shlex.quote(marker)}", check=False).exit_status == 0
+    log_result = ssh.sudo(f"cat {shlex.quote(log)}", check=False)
+    tail = "\n".join(log_result.stdout.splitlines()[-15:])
+    assert marker_present, (
+        f"the user data did not finish: {marker} is missing; see {log} on the instance "
+        f"(and /var/log/cloud-init-output.log). Log tail:\n{tail}"
+    )
+    assert log_result.exit_status == 0, f"the user data left no log at {log}: it must log everything there"
+    errors = log_error_lines(log_result.stdout)
+    assert not errors, f"the user-data log {log} reports errors:\n" + "\n".join(errors[:10])
+
+
+def check_nix_installed(ssh: Any) -> str:
+    """Nix is installed and runs (``nix --version``); returns its version line."""
+    result = ssh.run("nix --version", check=False)
+    assert result.exit_status == 0 and "nix" in result.stdout.lower(), (
+        f"`nix --version` failed ({result.exit_status}): {result.stderr.strip()[-300:]}; "
+        "terraform/user_data.sh installs Nix (nix-bin)"
+    )
+    return result.stdout.strip()
+
+
+def _key_body(public_key: str) -> str:
+    fields = public_key.split()
+    return " ".join(fields[:2])  # type and base64 blob; the comment may differ
+
+
+def shadow_password_locked(field: str) -> bool:
+    """True when a shadow password field allows no password login ("!", "*", "!!", "!*", ...; no hash)."""
+    return bool(field) and re.fullmatch(r"[!*]+", field) is not None
+
+
+def check_deploy_user(ssh: Any, user: str, public_key: str) -> None:
+    """The deploy user exists, logs in with the run's key only (in authorized_keys), has no password."""
+    passwd = ssh.run(f"getent passwd {shlex.quote(user)}", check=False)
+    assert passwd.exit_status == 0, f"user {user} does not exist; terraform/user_data.sh creates it"
+    home = passwd.stdout.strip().split(":")[5]
+    keys = ssh.sudo(f"cat {shlex.quote(home + '/.ssh/authorized_keys')}", check=False).stdout
+    assert _key_body(public_key) in [_key_body(line) for line in keys.splitlines() if line.strip()], (
+        f"the run's public key is not in {home}/.ssh/authorized_keys of {user}: the user data must install "
+        "the instance's key pair"
+    )
+    shadow = ssh.sudo(f"getent shadow {shlex.quote(user)}", check=False).stdout.strip()
+    assert shadow, f"no shadow entry for {user}"
+    field = shadow.split(":")[1]
+    assert shadow_password_locked(field), (
+        f"user {user} has a password (shadow field is not '!'/'*'): key-only login is the policy; "
+        f"lock it with `usermod --lock {user}` and remove the password (`passwd -d` then lock)"
+    )
+
+
+def parse_sshd_t(text: str) -> dict[str, str]:
+    """``sshd -T`` output as a dict (keys lower-case; repeated keys keep the first value)."""
+    values: dict[str, str] = {}
+    for line in text.splitlines():
+        parts = line.strip().split(None, 1)
+        if len(parts) == 2:
+            values.setdefault(parts[0].lower(), parts[1].strip())
+    return values
+
+
+def sshd_violations(effective: dict[str, str]) -> list[str]:
+    """Settings of ``effective`` (from sshd -T) that break :data:`SSHD_POLICY`."""
+    return [f"{key} is {effective.get(key, '(unset)')!r}, must be {want!r}"
+            for key, want in SSHD_POLICY.items() if effective.get(key) != want]
+
+
+def check_sshd_hardened(ssh: Any) -> None:
+    """The effective sshd configuration (``sshd -T``) forbids root login, passwords and keyboard-interactive."""
+    effective = parse_sshd_t(ssh.sudo("sshd -T").stdout)
+    violations = sshd_violations(effective)
+    assert not violations, (
+        "sshd is not hardened: " + "; ".join(violations)
+        + " (the drop-in /etc/ssh/sshd_config.d/00-hardening.conf of user_data.sh must win: sshd uses the first value)"
+    )
+
+
+def listening_ports(ss_output: str) -> set[int]:
+    """TCP ports listening on a non-loopback address, from ``ss -ltnH`` output."""
+    ports = set()
+    for line in ss_output.splitlines():
+        fields = line.split()
+        if len(fields) < 4 or ":" not in fields[3]:
+            continue
+        host, port = fields[3].rsplit(":", 1)
+        host = host.strip("[]").split("%", 1)[0]
+        try:
+            if host not in ("*", "") and ipaddress.ip_address(host).is_loopback:
+                continue
+        except ValueError:
+            pass
+        if port.isdigit():
+            ports.add(int(port))
+    return ports
+
+
+@dataclass(frozen=True)
+class Exposure:
+    listening: set[int]  # ports something listens on (not only on loopback)
+    allowed: set[int]  # ports the security groups allow from the prober
+    expected: set[int]  # listening AND allowed (minus what policy forbids)
+    answered: set[int]  # what answered from the internet
+
+
+def allowed_ports(rules: Iterable[Any], ports: Iterable[int], source: str | None) -> set[int]:
+    """Which ``ports`` the security-group ``rules`` (firewall.IngressRule) allow for TCP from ``source``.
+
+    With an unknown source (a real cloud, probing from this machine) only rules open
+    to the whole internet (0.0.0.0/0) count.
+    """
+    rules = list(rules)
+
+    def allows(rule: Any, port: int) -> bool:
+        if source is not None:
+            return rule.allows_tcp(port, source)
+        everyone = any(ipaddress.ip_network(c, strict=False).prefixlen == 0 for c in rule.cidrs)
+        return everyone and rule.allows_tcp(port, "0.0.0.0")
+
+    return {port for port in ports if any(allows(rule, port) for rule in rules)}
+
+
+def measure_exposure(ssh: Any, prober: Any, rules: Iterable[Any], *, timeout: float = 1.5) -> Exposure:
+    """Probe from the internet every port that listens, that the groups allow, or that policy watches."""
+    rules = list(rules)
+    listening = listening_ports(ssh.run("ss -ltnH").stdout)
+    rule_ports: set[int] = set()
+    for rule in rules:
+        if rule.protocol == "tcp" and rule.from_port is not None and rule.to_port - rule.from_port < 64:
+            rule_ports.update(range(rule.from_port, rule.to_port + 1))
+    candidates = listening | rule_ports | {22, *NEVER_EXPOSED}
+    allowed = allowed_ports(rules, candidates, getattr(prober, "source", None))
+    answered = set(prober.open_ports(sorted(candidates), timeout=timeout))
+    expected = (listening & allowed) - set(NEVER_EXPOSED)
+    return Exposure(listening, allowed, expected, answered)
+
+
+def check_exposure(exposure: Exposure) -> None:
+    """From the internet exactly the ports that the groups allow and something listens on answer."""
+    assert 22 in exposure.answered, (
+        "SSH (22) does not answer from the internet: the security group must allow it (ssh_allowed_cidrs) "
+        "and sshd must listen"
+    )
+    for port in NEVER_EXPOSED:
+        assert port not in exposure.answered, (
+            f"port {port} answers from the internet: it must never be exposed (remove it from the security "
+            "group and bind the service to localhost)"
+        )
+    unexpected = sorted(exposure.answered - exposure.expected)
+    missing = sorted(exposure.expected - exposure.answered)
+    assert not unexpected, (
+        f"ports {unexpected} answer from the internet but the security groups do not allow them "
+        f"(allowed: {sorted(exposure.allowed)}): the network edge does not enforce the groups"
+    )
+    assert not missing, (
+        f"ports {missing} are allowed and listening but do not answer from the internet: "
+        "something between the internet and the service drops them"
+    )
