@@ -57,7 +57,7 @@
       scripts = [
         (script "tf-deploy" [ pkgs.terraform pkgs.git pkgs.coreutils ])
         (script "tf-destroy" [ pkgs.terraform pkgs.git pkgs.coreutils ])
-        (script "build-nixos" [ pkgs.nix pkgs.git pkgs.coreutils ])
+        (script "build-nixos" [ pkgs.git pkgs.coreutils ]) # the host's own nix
         (script "deploy" [ pkgs.nixos-rebuild pkgs.openssh pkgs.git ])
       ];
     in
