@@ -1,0 +1,27 @@
+"""Certification: the services are enabled and active; in the sandbox, provisioning is idempotent."""
+from __future__ import annotations
+
+import pytest
+
+from suites import service_checks
+
+
+@pytest.mark.sandbox
+@pytest.mark.staging
+@pytest.mark.production
+@pytest.mark.parametrize("unit", ["nginx.service", "postgresql.service", "app"])
+def test_service_enabled_and_active(deployment, unit):
+    """Nginx, PostgreSQL and the application's unit are enabled (start at boot) and active."""
+    service_checks.check_unit_enabled_and_active(deployment, deployment.app_unit if unit == "app" else unit)
+
+
+@pytest.mark.sandbox
+def test_provisioning_is_idempotent(deployment):
+    """Running the sandbox provisioner again changes nothing ("0 changes")."""
+    from fixtures.sandbox.provisioner import provision
+
+    report = provision(deployment.ssh, deployment.spec, deployment.db.password.reveal())
+    assert not report.changes, (
+        f"a second provisioner run changed the host ({report.summary()}): a step does not compare desired with "
+        "actual state, or something on the host drifts on its own"
+    )

@@ -1,0 +1,211 @@
+"""Web certification checks: Nginx in front of the application, TLS, headers, the app's port and user.
+
+Each ``check_*`` takes the ``deployment`` object and raises ``AssertionError``
+with an actionable message when the deployment is wrong (``HarnessError`` when
+the harness could not find out). suites/test_web.py wraps them as tests; the
+fault-injection tests (tests/host/) call them directly.
+"""
+from __future__ import annotations
+
+import json
+import secrets
+import shlex
+import socket
+import ssl
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from email.message import Message
+from typing import Any, Callable, Optional
+
+from suites.hostprobes import is_loopback, listeners, psql_superuser
+
+TIMEOUT = 10.0
+
+# Security policy (fixed here, not read from spec.json): the headers every response carries.
+REQUIRED_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+CSP_REQUIRED = "default-src 'self'"
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    headers: Message
+    body: bytes
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def _tls_context() -> ssl.SSLContext:
+    # The sandbox's certificate is self-signed: the check is the handshake and the answers, not the chain.
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def fetch(url: str, *, method: str = "GET", payload: Optional[dict[str, Any]] = None) -> Response:
+    """One HTTP(S) request from this machine; AssertionError naming the URL when nothing answers."""
+    data = json.dumps(payload).encode() if payload is not None else None
+    request = urllib.request.Request(url, data=data, method=method)
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    opener = urllib.request.build_opener(_NoRedirect, urllib.request.HTTPSHandler(context=_tls_context()))
+    try:
+        with opener.open(request, timeout=TIMEOUT) as answer:
+            return Response(answer.status, answer.headers, answer.read())
+    except urllib.error.HTTPError as error:
+        return Response(error.code, error.headers, error.read())
+    except (urllib.error.URLError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        raise AssertionError(
+            f"{method} {url} got no HTTP answer ({reason}); is Nginx running and listening? "
+            "On the host: `systemctl status nginx`, `ss -ltnp`, `nginx -t`"
+        ) from None
+
+
+def _expect_app_answer(response: Response, url: str, expected: int = 200, method: str = "GET") -> None:
+    hint = ""
+    if response.status in (502, 504):
+        hint = (" — Nginx answered but could not reach the application: check `proxy_pass` in the Nginx site "
+                "and `systemctl status inventory-tracker` on the host")
+    elif response.status == 503:
+        hint = " — the application reports its database unavailable: check PostgreSQL and DATABASE_URL"
+    assert response.status == expected, (
+        f"{method} {url} answered {response.status}, expected {expected}{hint}; body: {response.body[:200]!r}"
+    )
+
+
+def check_http_root(deployment: Any) -> None:
+    """Nginx on port 80 answers ``/`` with 200 from the application."""
+    url = deployment.base_url + "/"
+    _expect_app_answer(fetch(url), url)
+
+
+def check_http_health(deployment: Any) -> None:
+    """Nginx on port 80 answers the health path with 200 (the app is up and reaches its database)."""
+    url = deployment.base_url + deployment.spec["app"]["health_path"]
+    _expect_app_answer(fetch(url), url)
+
+
+def check_tls_handshake(deployment: Any) -> None:
+    """Port 443 completes a TLS handshake (TLS 1.2 or newer) and presents a certificate."""
+    host, port = deployment.address, deployment.spec["ports"]["https"]
+    try:
+        with socket.create_connection((host, port), timeout=TIMEOUT) as raw:
+            with _tls_context().wrap_socket(raw, server_hostname=host) as tls:
+                version = tls.version()
+                certificate = tls.getpeercert(binary_form=True)
+    except (OSError, ssl.SSLError) as error:
+        raise AssertionError(
+            f"no TLS handshake with {host}:{port} ({error}); check the `listen {port} ssl` server in the Nginx "
+            "site, its ssl_certificate files and `systemctl status nginx` on the host"
+        ) from None
+    assert version in ("TLSv1.2", "TLSv1.3"), f"{host}:{port} negotiated {version}; allow only TLSv1.2 and TLSv1.3"
+    assert certificate, f"{host}:{port} presented no certificate; set ssl_certificate in the Nginx site"
+
+
+def _header_problems(response: Response, *, hsts: bool) -> list[str]:
+    problems = []
+    for name, value in REQUIRED_HEADERS.items():
+        actual = response.headers.get(name)
+        if actual is None or actual.strip().lower() != value.lower():
+            problems.append(f"{name}: {actual!r} (want {value!r})")
+    csp = response.headers.get("Content-Security-Policy")
+    if csp is None or CSP_REQUIRED not in csp:
+        problems.append(f"Content-Security-Policy: {csp!r} (want it to contain {CSP_REQUIRED!r})")
+    if hsts:
+        value = response.headers.get("Strict-Transport-Security") or ""
+        max_age = 0
+        for part in value.split(";"):
+            key, _, number = part.strip().partition("=")
+            if key.lower() == "max-age" and number.strip().isdigit():
+                max_age = int(number)
+        if max_age < 86400:
+            problems.append(f"Strict-Transport-Security: {value or None!r} (want max-age of at least 86400)")
+    return problems
+
+
+def check_security_headers(deployment: Any) -> None:
+    """Responses on 80 and 443 carry the security headers; 443 also HSTS (whatever the status)."""
+    problems = []
+    for url, hsts in ((deployment.base_url + "/", False), (deployment.https_url + "/", True)):
+        problems += [f"{url}: {p}" for p in _header_problems(fetch(url), hsts=hsts)]
+    assert not problems, (
+        "missing or wrong security headers (add them with `add_header ... always;` at server level in the Nginx "
+        "site; a location with its own add_header drops the server's):\n  " + "\n  ".join(problems)
+    )
+
+
+def check_app_listens_on_loopback_only(deployment: Any) -> None:
+    """The application's port listens on the host, on loopback addresses only (`ss -ltnH`)."""
+    port = deployment.spec["app"]["port"]
+    addresses = listeners(deployment.ssh, port)
+    assert addresses, (
+        f"nothing listens on port {port} on the host; check `systemctl status {deployment.app_unit}`"
+    )
+    public = [a for a in addresses if not is_loopback(a)]
+    assert not public, (
+        f"the application's port {port} listens on {', '.join(public)} (besides loopback): it must bind "
+        f"{deployment.spec['app']['bind']} only — check BIND in the unit {deployment.app_unit}"
+    )
+
+
+def check_app_port_closed_from_internet(deployment: Any) -> None:
+    """The application's port does not answer from the internet (only Nginx is public)."""
+    port = deployment.spec["app"]["port"]
+    assert not deployment.instance.internet.is_open(port, timeout=2), (
+        f"port {port} answers from the internet; close it in the security group (expose_phoenix_port=false) "
+        f"and bind the application to {deployment.spec['app']['bind']}"
+    )
+
+
+def check_app_runs_as_own_user(deployment: Any) -> None:
+    """The application's main process runs as the application's own user, not root."""
+    unit = deployment.app_unit
+    want = deployment.spec["app"]["user"]
+    pid = deployment.ssh.sudo(f"systemctl show -p MainPID --value {shlex.quote(unit)}", check=False).stdout.strip()
+    assert pid.isdigit() and pid != "0", f"{unit} has no main process (MainPID={pid!r}); is it running?"
+    user = deployment.ssh.run(f"ps -o user= -p {shlex.quote(pid)}", check=False).stdout.strip()
+    assert user == want, f"{unit}'s main process {pid} runs as {user!r}, expected {want!r}: set User={want} in the unit"
+
+
+def check_item_roundtrip(deployment: Any) -> None:
+    """An item created through Nginx (POST /items) is stored in PostgreSQL and listed by GET /items."""
+    name = f"certification-{deployment.run.run_id}-{secrets.token_hex(4)}"
+    quantity = secrets.randbelow(1000) + 1
+    url = deployment.base_url + "/items"
+    created = fetch(url, method="POST", payload={"name": name, "quantity": quantity})
+    _expect_app_answer(created, url, expected=201, method="POST")
+    row = json.loads(created.body)
+    assert row.get("name") == name and row.get("quantity") == quantity, f"POST {url} answered {row!r}"
+    stored = psql_superuser(
+        deployment.ssh, deployment.db.name,
+        "SELECT quantity FROM items WHERE name = :'name';", {"name": name},
+    ).split()
+    assert stored == [str(quantity)], (
+        f"the item {name!r} created through Nginx is not in table items of database {deployment.db.name} "
+        f"(found {stored!r}); is the application writing to the database named in DATABASE_URL?"
+    )
+    listed = fetch(url)
+    _expect_app_answer(listed, url)
+    assert any(item.get("name") == name for item in json.loads(listed.body)), f"GET {url} does not list {name!r}"
+
+
+CHECKS: dict[str, Callable[[Any], None]] = {
+    "http_root": check_http_root,
+    "http_health": check_http_health,
+    "tls_handshake": check_tls_handshake,
+    "security_headers": check_security_headers,
+    "app_loopback_only": check_app_listens_on_loopback_only,
+    "app_closed_from_internet": check_app_port_closed_from_internet,
+    "app_own_user": check_app_runs_as_own_user,
+    "item_roundtrip": check_item_roundtrip,
+}

@@ -1,0 +1,129 @@
+"""Fault injection for the host checks: break one thing over SSH, see exactly its checks fail, repair.
+
+Each :class:`Fault` breaks the provisioned sandbox host in one way. :func:`exercise`
+injects it, runs every certification check function (suites/*_checks.py), and
+returns which failed and with what message; :func:`repair` runs the sandbox
+provisioner again, which must report changes (it repairs drift).
+"""
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+from harness.retry import wait_until
+from suites import db_checks, service_checks, web_checks
+
+CHECKS: dict[str, Callable[[Any], None]] = {**web_checks.CHECKS, **db_checks.CHECKS, **service_checks.CHECKS}
+
+PG_CONF_D = "/etc/postgresql/*/main/conf.d/inventory-tracker.conf"
+PG_HBA = "/etc/postgresql/*/main/pg_hba.conf"
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One way to break the host, and the checks that must catch it."""
+
+    name: str
+    breaks: Callable[[Any], str]  # deployment -> shell command (run with sudo) that injects the fault
+    guarded_by: frozenset[str]  # names in CHECKS that must fail; every other check must pass
+    hint: str  # at least one guarding check's message names this (so a person knows where to look)
+    settled: Optional[Callable[[Any], str]] = None  # shell command exiting 0 once the fault is in effect
+
+
+def _curl_status(url: str) -> str:
+    return f"curl -sk -o /dev/null --max-time 5 -w '%{{http_code}}' {shlex.quote(url)}"
+
+
+def _app_unit_path(d: Any) -> str:
+    return f"/etc/systemd/system/{d.app_unit}"
+
+
+FAULTS = [
+    Fault(
+        "nginx stopped",
+        lambda d: "systemctl stop nginx.service",
+        frozenset({"services_enabled_active", "http_root", "http_health", "tls_handshake", "security_headers",
+                   "item_roundtrip"}),
+        hint="nginx",
+    ),
+    Fault(
+        "proxy_pass to the wrong port",
+        lambda d: (
+            f"sed -i 's#proxy_pass http://{d.spec['app']['bind']}:{d.spec['app']['port']};"
+            f"#proxy_pass http://{d.spec['app']['bind']}:{d.spec['app']['port'] + 1};#' "
+            "/etc/nginx/sites-available/inventory-tracker && systemctl reload nginx.service"
+        ),
+        frozenset({"http_root", "http_health", "item_roundtrip"}),
+        hint="proxy_pass",
+        settled=lambda d: f"[ \"$({_curl_status('http://127.0.0.1/health')})\" = 502 ]",
+    ),
+    Fault(
+        "PostgreSQL listening on all addresses",
+        lambda d: (
+            f"sed -i \"s/^listen_addresses = .*/listen_addresses = '*'/\" {PG_CONF_D} && "
+            "systemctl restart 'postgresql@*-main.service'"
+        ),
+        frozenset({"pg_localhost_only", "pg_refuses_outside"}),
+        hint="listen",
+        settled=lambda d: f"ss -ltnH 'sport = :{d.spec['database']['port']}' | grep -q '0.0.0.0:'",
+    ),
+    Fault(
+        "a trust line in pg_hba.conf",
+        lambda d: f"echo 'host all all 0.0.0.0/0 trust' | tee -a {PG_HBA} >/dev/null",
+        frozenset({"pg_hba_no_trust"}),
+        hint="trust",
+    ),
+    Fault(
+        "world-readable secrets file",
+        lambda d: f"chmod 0644 {shlex.quote(d.spec['app']['env_file'])}",
+        frozenset({"secrets_file_private"}),
+        hint="mode 644",
+    ),
+    Fault(
+        "the app bound to 0.0.0.0",
+        lambda d: (
+            f"sed -i 's/BIND={d.spec['app']['bind']} /BIND=0.0.0.0 /' {shlex.quote(_app_unit_path(d))} && "
+            f"systemctl daemon-reload && systemctl restart {shlex.quote(d.app_unit)}"
+        ),
+        frozenset({"app_loopback_only"}),
+        hint="0.0.0.0",
+        settled=lambda d: (
+            f"ss -ltnH 'sport = :{d.spec['app']['port']}' | grep -q '0.0.0.0:' && "
+            f"[ \"$({_curl_status('http://127.0.0.1/health')})\" = 200 ]"
+        ),
+    ),
+]
+
+
+def run_checks(deployment: Any) -> dict[str, Optional[AssertionError]]:
+    """Run every check function; map its name to None (passed) or its AssertionError."""
+    outcomes: dict[str, Optional[AssertionError]] = {}
+    for name, check in CHECKS.items():
+        try:
+            check(deployment)
+            outcomes[name] = None
+        except AssertionError as error:
+            outcomes[name] = error
+    return outcomes
+
+
+def failed(outcomes: dict[str, Optional[AssertionError]]) -> dict[str, str]:
+    """The failed checks and their messages."""
+    return {name: str(error) for name, error in outcomes.items() if error is not None}
+
+
+def inject(deployment: Any, fault: Fault) -> None:
+    """Break the host as ``fault`` says and wait until the fault is in effect."""
+    deployment.ssh.sudo(fault.breaks(deployment))
+    if fault.settled is not None:
+        command = fault.settled(deployment)
+        wait_until(f"the fault '{fault.name}' to be in effect",
+                   lambda: deployment.ssh.sudo(command, check=False).exit_status == 0, timeout=30, interval=0.25)
+
+
+def repair(deployment: Any) -> Any:
+    """Run the sandbox provisioner again (it restores the desired state); return its report."""
+    from fixtures.sandbox.provisioner import provision
+
+    return provision(deployment.ssh, deployment.spec, deployment.db.password.reveal())
