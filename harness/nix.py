@@ -5,8 +5,9 @@ flags that make Nix work on this kind of machine live here and nowhere else:
 
 * ``--extra-experimental-features 'nix-command flakes'``: Nix 2.8 (Debian 12's
   ``nix-bin``) needs both for ``nix eval``/``nix build`` on a flake.
-* ``--option connect-timeout`` and ``download-attempts``: a flake whose inputs
-  cannot be fetched fails within seconds instead of after long retries.
+* ``--option connect-timeout`` and ``download-attempts`` on evaluations: a flake
+  whose inputs cannot be fetched fails within seconds instead of after long
+  retries (builds keep Nix's own retries for the binary cache).
 * local mode (``NixSettings.local``): ``--option substituters ''`` (no binary
   cache to query) and ``--option sandbox false`` for flakes that need no
   nixpkgs (``derivation`` with ``/bin/sh`` as builder), as in the harness's own
@@ -137,13 +138,19 @@ def _needs_rootless_build_group() -> bool:
     return False
 
 
-def base_flags(settings: NixSettings) -> list[str]:
-    """The flags every ``nix`` call of the harness carries (see the module docstring)."""
-    flags = [
-        "--extra-experimental-features", "nix-command flakes",
-        "--option", "connect-timeout", str(settings.connect_timeout),
-        "--option", "download-attempts", str(settings.download_attempts),
-    ]
+def base_flags(settings: NixSettings, *, fail_fast: bool = True) -> list[str]:
+    """The flags every ``nix`` call of the harness carries (see the module docstring).
+
+    ``fail_fast`` (evaluations, where the flake's inputs are fetched) adds the short
+    connect timeout and few download attempts; builds keep Nix's own retries for
+    the binary cache.
+    """
+    flags = ["--extra-experimental-features", "nix-command flakes"]
+    if fail_fast:
+        flags += [
+            "--option", "connect-timeout", str(settings.connect_timeout),
+            "--option", "download-attempts", str(settings.download_attempts),
+        ]
     if settings.local:
         flags += ["--option", "substituters", "", "--option", "sandbox", "false"]
     if _needs_rootless_build_group():
@@ -275,7 +282,7 @@ def build_check(flake_dir: Path, system: str, name: str, *,
     The build's output is streamed into the harness log line by line.
     """
     attribute = f".#checks.{system}.{name}"
-    command = [find_nix(), *base_flags(settings), "build", "--no-link", "-L", attribute]
+    command = [find_nix(), *base_flags(settings, fail_fast=False), "build", "--no-link", "-L", attribute]
     log.info("running %s (in %s)", shlex.join(command), flake_dir)
     started = time.monotonic()
     with block(f"nix build {attribute}"):
@@ -303,7 +310,7 @@ def nixos_switch(flake_dir: Path, target_host: str, user: str, *, ssh_key: Optio
     if ssh_key is not None:
         ssh_options += ["-i", str(ssh_key), "-o", "IdentitiesOnly=yes"]
     env["NIX_SSHOPTS"] = " ".join(shlex.quote(option) for option in ssh_options)
-    env["NIX_CONFIG"] = "experimental-features = nix-command flakes\n" + env.get("NIX_CONFIG", "")
+    env["NIX_CONFIG"] = "extra-experimental-features = nix-command flakes\n" + env.get("NIX_CONFIG", "")
     command = [rebuild, "switch", "--flake", f".#{configuration}", "--target-host", f"{user}@{target_host}",
                "--use-remote-sudo"]
     with block(f"nixos-rebuild switch .#{configuration} on {user}@{target_host}", stage=False):

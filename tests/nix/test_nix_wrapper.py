@@ -33,6 +33,8 @@ def test_flags_local_mode_and_timeouts():
     assert "'connect-timeout' '5'" in joined and "'substituters' ''" in joined and "'sandbox' 'false'" in joined
     remote = nix.base_flags(nix.NixSettings(local=False))
     assert "substituters" not in remote and "sandbox" not in remote
+    build = nix.base_flags(nix.NixSettings(local=False), fail_fast=False)
+    assert "download-attempts" not in build and "connect-timeout" not in build
 
 
 def test_fetch_failures_are_recognised():
