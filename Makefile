@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PYTEST := $(VENV)/bin/pytest
 CHECKOV_VENV := .venv-checkov
 # Debian packages the sandbox needs on the host (container, image builder, firewall, nix).
-APT_PACKAGES := mmdebstrap systemd-container nftables nix-bin uidmap arch-test debian-archive-keyring iproute2 git
+APT_PACKAGES := mmdebstrap systemd-container nftables nix-bin uidmap arch-test debian-archive-keyring iproute2 git shellcheck
 PYTEST_ARGS ?=
 
 .PHONY: setup system-packages venv checkov certify test dr bench clean

@@ -70,7 +70,7 @@ def harness_command(args: list[str], workdir: Path) -> list[str]:
     return [
         sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
         "--rootdir", str(REPO_ROOT), "-c", str(REPO_ROOT / "pytest.ini"),
-        "--runs-dir", str(workdir / "runs"), "--reports-dir", str(workdir / "reports"),
+        f"--runs-dir={workdir / 'runs'}", f"--reports-dir={workdir / 'reports'}",
         *args,
     ]
 
