@@ -73,6 +73,27 @@ class SandboxInstance:
         """The last lines of cloud-init's output log (the user data's output goes there)."""
         return _tail_file(self.rootfs / CLOUD_INIT_OUTPUT, lines)
 
+    def cloud_init_final_output(self, lines: int = 40) -> str:
+        """The final stage's part of cloud-init's output log (user data output and its failure), else its tail."""
+        try:
+            text = (self.rootfs / CLOUD_INIT_OUTPUT).read_text(errors="replace")
+        except OSError as exc:
+            return f"({CLOUD_INIT_OUTPUT} not readable: {exc})"
+        return final_stage_section(text, lines)
+
+
+def final_stage_section(log_text: str, lines: int = 40) -> str:
+    """From cloud-init's output log: the last lines of its final stage (other stages' output interleaves late)."""
+    all_lines = log_text.splitlines()
+    starts = [i for i, line in enumerate(all_lines) if "running 'modules:final'" in line]
+    if not starts:
+        return "\n".join(all_lines[-lines:])
+    section = all_lines[starts[-1]:]
+    ends = [i for i, line in enumerate(section) if line.startswith("Cloud-init v.") and " finished at " in line]
+    if ends:
+        section = section[: ends[0] + 1]
+    return "\n".join(section[-lines:])
+
 
 def apply_firewall(plan: network.AddressPlan, rules: list[firewall.IngressRule]) -> None:
     """Load the run's nft table for ``rules`` (atomic replace)."""
@@ -239,9 +260,14 @@ def _boot(state: SandboxState, run_dir: Path, seed: CloudSeed, rules_source: Cal
                         + instance.cloud_init_output_tail())
     errors = result.get("errors") or []
     if errors:
+        # cloud-init's output log is written through a pipe: let it catch up with the final stage.
+        with contextlib.suppress(HarnessError):
+            wait_until("cloud-init's output log to show the final stage's end",
+                       lambda: " finished at " in instance.cloud_init_final_output(), timeout=10, interval=0.1)
         raise HarnessError(
-            f"cloud-init reported errors on instance {seed.instance_id} (the user data failed?): {errors}\n"
-            f"--- {CLOUD_INIT_OUTPUT} (tail) ---\n{instance.cloud_init_output_tail()}"
+            f"cloud-init reported errors on instance {seed.instance_id}: {errors}"
+            + ("; the instance's user data failed (terraform/user_data.sh)" if "scripts-user" in str(errors) else "")
+            + f"\n--- /{CLOUD_INIT_OUTPUT}, final stage (tail) ---\n{instance.cloud_init_final_output()}"
         )
 
     def deploy_login() -> bool:

@@ -48,3 +48,23 @@ def test_seed_from_api_other_user_data(ec2, tmp_path):
 def test_meta_data_is_json_and_yaml():
     seed = CloudSeed("i-1", "h", b"", ("k",))
     assert json.loads(seed.meta_data()) == yaml.safe_load(seed.meta_data())
+
+
+def test_final_stage_section_skips_late_output_of_other_stages():
+    """cloud-init's output log interleaves the network stage's key generation after the final stage."""
+    from harness.sandbox.instance import final_stage_section
+
+    log = "\n".join([
+        "Cloud-init v. 25.1.4 running 'modules:config' at X. Up 1.0 seconds.",
+        "Cloud-init v. 25.1.4 running 'modules:final' at X. Up 1.1 seconds.",
+        "provisioning step exploded",
+        "cc_scripts_user.py[WARNING]: Failed to run module scripts-user",
+        "Cloud-init v. 25.1.4 finished at X. Datasource DataSourceNoCloud.  Up 1.2 seconds",
+        "Generating public/private rsa key pair.",
+        "+---[RSA 3072]----+",
+    ])
+    section = final_stage_section(log)
+    assert section.splitlines()[0].endswith("Up 1.1 seconds.") and "exploded" in section
+    assert section.splitlines()[-1].startswith("Cloud-init v. 25.1.4 finished at")
+    assert "RSA" not in section
+    assert final_stage_section("a\nb\nc", lines=2) == "b\nc"  # no final stage yet: the tail
