@@ -42,6 +42,7 @@ class ImageOptions:
     mirror: str = DEFAULT_MIRROR  # Debian archive
     security_mirror: str = DEFAULT_SECURITY_MIRROR  # Debian security archive
     build_timeout: float = 1200  # seconds before a build is given up
+    min_free_bytes: int = MIN_FREE_BYTES  # free space required in the cache before a build starts
 
     @classmethod
     def from_env(cls) -> "ImageOptions":
@@ -127,12 +128,12 @@ def build_command(options: ImageOptions, target: Path) -> list[str]:
     return command + sources
 
 
-def _check_free_space(folder: Path) -> None:
+def _check_free_space(folder: Path, needed: int) -> None:
     usage = shutil.disk_usage(folder)
-    if usage.free < MIN_FREE_BYTES:
+    if usage.free < needed:
         raise HarnessError(
-            f"not enough disk space to build the sandbox image in {folder}: {usage.free / 1024**3:.1f} GB free, "
-            f"{MIN_FREE_BYTES / 1024**3:.0f} GB needed; free space or set HARNESS_IMAGE_CACHE to a larger disk"
+            f"not enough disk space to build the sandbox image in {folder}: {usage.free / 1024**3:.2f} GB free, "
+            f"{needed / 1024**3:.2f} GB needed; free space or set HARNESS_IMAGE_CACHE to a larger disk"
         )
 
 
@@ -165,7 +166,11 @@ def _build(options: ImageOptions, key: str) -> Image:
     staging = options.cache_dir / f"{key}.building"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    _check_free_space(staging)
+    try:
+        _check_free_space(staging, options.min_free_bytes)
+    except HarnessError:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     if shutil.which("mmdebstrap") is None:
         raise HarnessError("mmdebstrap is not installed; run `make setup` (apt-get install mmdebstrap)")
     command = build_command(options, staging / "rootfs")
