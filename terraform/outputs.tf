@@ -1,0 +1,62 @@
+output "instance_id" {
+  description = "ID of the application instance."
+  value       = aws_instance.app.id
+}
+
+output "public_ip" {
+  description = "Public IPv4 address of the instance (empty when it has none)."
+  value       = aws_instance.app.public_ip
+}
+
+output "security_group_id" {
+  description = "ID of the instance's security group."
+  value       = aws_security_group.web.id
+}
+
+output "backup_bucket" {
+  description = "Name of the S3 bucket for database backups."
+  value       = aws_s3_bucket.backups.bucket
+}
+
+output "key_name" {
+  description = "Name of the instance's EC2 key pair."
+  value       = aws_key_pair.deploy.key_name
+}
+
+# The effective settings of this apply, so that checks compare the deployment
+# with what was asked for (the harness reads every output).
+
+output "environment" {
+  description = "Environment this configuration was applied for."
+  value       = var.environment
+}
+
+output "run_id" {
+  description = "Run id tagged on every resource (RunId)."
+  value       = var.run_id
+}
+
+output "expose_phoenix_port" {
+  description = "Whether the Phoenix port is open to the internet."
+  value       = var.expose_phoenix_port
+}
+
+output "ssh_allowed_cidrs" {
+  description = "CIDRs allowed to reach SSH."
+  value       = var.ssh_allowed_cidrs
+}
+
+output "use_spot" {
+  description = "Whether the instance is a spot instance."
+  value       = var.use_spot
+}
+
+output "instance_type" {
+  description = "Effective instance type."
+  value       = local.instance_type
+}
+
+output "ami_id" {
+  description = "Effective AMI."
+  value       = local.ami_id
+}
