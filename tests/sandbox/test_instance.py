@@ -161,3 +161,17 @@ def test_5432_in_the_groups_fails_the_exposure_check(booted, deploy_ssh, api_ins
         ec2.revoke_security_group_ingress(GroupId=api_instance.group_id, IpPermissions=[permission])
         booted.refresh_firewall()
     assert not booted.internet.is_open(5432, timeout=1)
+
+
+def test_testinfra_host_as_deploy_with_sudo(booted, tmp_path):
+    """The `host` fixture's testinfra host: deploy user over paramiko, sudo to root without a password."""
+    from fixtures.stage_instance import testinfra_host
+
+    host = testinfra_host(booted, tmp_path)
+    assert host.backend.NAME == "paramiko"
+    assert host.user().name == "deploy"
+    assert host.file("/var/lib/user-data/done").exists
+    with host.sudo():
+        assert host.check_output("id -un") == "root"
+        assert host.file("/etc/shadow").mode == 0o640
+    assert host.service("ssh").is_running
