@@ -85,7 +85,8 @@ PasswordAuthentication no
 KbdInteractiveAuthentication no
 CONF
 sshd -t
-systemctl reload ssh.service || systemctl reload sshd.service
+# Reload a running sshd; with socket activation the next connection reads the new config anyway.
+systemctl try-reload-or-restart ssh.service
 
 # --- done ------------------------------------------------------------------------
 install -d -m 0755 "$(dirname "$MARKER")"
