@@ -140,3 +140,32 @@ def test_sweep_leaves_a_live_run_alone(tmp_path):
         process.send_signal(signal.SIGINT)
         process.communicate(timeout=60)
     _no_leftovers(run_id, run_dir)
+
+
+def test_keep_then_reuse_then_remove(tmp_path):
+    """--keep leaves the booted container; --reuse attaches to it (SSH, prober); removing it leaves nothing."""
+    from harness.sandbox.instance import attach
+    from harness.ssh import SshSession
+
+    run_id = new_run_id()
+    run_dir = tmp_path / run_id
+    keypair = generate_keypair(tmp_path / "keys", "t")
+    seed = CloudSeed("i-1", "h", USER_DATA.read_bytes(), (keypair.public_openssh,))
+    rules = [IngressRule("tcp", 22, 22, ("0.0.0.0/0",))]
+    try:
+        with sandbox_instance(run_id, run_dir, seed, lambda: rules, keypair.private_key_path, keep=True) as first:
+            address = first.address
+        assert nspawn_pids(run_id), "the kept container was stopped"
+        with attach(run_id, run_dir, keypair.private_key_path, "i-1", lambda: rules, keep=True) as again:
+            assert again.address == address
+            assert again.internet.is_open(22)
+            with SshSession(again.address, "deploy", keypair.private_key_path) as ssh:
+                assert ssh.run("test -e /var/lib/user-data/done", check=False).exit_status == 0
+        assert nspawn_pids(run_id), "attaching with keep must not stop the container"
+        with attach(run_id, run_dir, keypair.private_key_path, "i-1", lambda: rules, keep=False):
+            pass
+        _no_leftovers(run_id, run_dir)
+    finally:
+        from harness.sandbox.sweep import sweep_run
+
+        sweep_run(run_dir)

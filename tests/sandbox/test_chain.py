@@ -1,0 +1,66 @@
+"""The instance stage through the real fixtures (moto + terraform + container), run as a user would run pytest."""
+from __future__ import annotations
+
+import re
+import signal
+
+import pytest
+
+from harness.sandbox.sweep import run_ids_on_machine
+from harness.spec import REPO_ROOT
+from harness_run import interrupt_harness, run_harness
+from sandbox_support import requires_root
+
+pytestmark = pytest.mark.timeout(900)
+HOST_SUITE = "suites/test_host.py"
+
+
+def _stage_seconds(output: str, name: str) -> float:
+    found = re.findall(rf"stage {name} \.\.\. finished in ([0-9.]+) s", output)
+    assert found, f"no finished stage {name} in the output"
+    return float(found[-1])
+
+
+def test_host_suite_passes_and_leaves_nothing(tmp_path):
+    """pytest suites/test_host.py in the sandbox: every host check passes, the instance stage takes <= 15 s."""
+    requires_root()
+    before = run_ids_on_machine()
+    result = run_harness([HOST_SUITE], tmp_path)
+    assert result.returncode == 0, result.output[-4000:]
+    assert result.failed() == set()
+    assert len(result.outcomes()) >= 7
+    seconds = _stage_seconds(result.output, "instance")
+    print(f"\n[sandbox tests] stage instance through the fixtures: {seconds:.1f} s")
+    assert seconds <= 15, f"the instance stage took {seconds:.1f} s"
+    assert result.leaks == []
+    assert run_ids_on_machine() - before == set(), "sandbox resources left behind"
+
+
+def test_ssh_rule_changed_in_terraform_changes_what_the_internet_sees(tmp_path):
+    """SSH allowed only from a network that is not the prober's: 22 does not answer, the exposure check fails."""
+    requires_root()
+    tfvars = (REPO_ROOT / "terraform" / "sandbox.tfvars").read_text()
+    changed, count = re.subn(r"(?m)^ssh_allowed_cidrs\s*=.*$", 'ssh_allowed_cidrs = ["192.0.2.0/24"]', tfvars)
+    assert count == 1, "terraform/sandbox.tfvars has no ssh_allowed_cidrs line"
+    path = tmp_path / "narrow-ssh.tfvars"
+    path.write_text(changed)
+    before = run_ids_on_machine()
+    result = run_harness(["--tfvars", str(path), HOST_SUITE], tmp_path)
+    failed = result.failed()
+    assert any("test_exactly_allowed_ports_answer" in name for name in failed), result.output[-4000:]
+    message = next(msg for name, (_, msg) in result.outcomes().items() if "allowed_ports" in name)
+    assert "SSH (22) does not answer from the internet" in message
+    assert {n for n in failed if "allowed_ports" not in n} == set(), "only the exposure check may fail"
+    assert result.leaks == []
+    assert run_ids_on_machine() - before == set()
+
+
+@pytest.mark.parametrize("when", ["waiting for SSH to answer", "waiting for cloud-init to finish"])
+def test_interrupt_during_the_instance_stage_leaves_nothing(tmp_path, when):
+    """Ctrl-C while the container boots: the harness stops, and no container, netns, veth or nft table remains."""
+    requires_root()
+    before = run_ids_on_machine()
+    result = interrupt_harness([HOST_SUITE], tmp_path, when, sig=signal.SIGINT)
+    assert result.returncode != 0
+    assert result.leaks == [], result.output[-3000:]
+    assert run_ids_on_machine() - before == set(), result.output[-3000:]
