@@ -22,7 +22,7 @@ locals {
   ingress_rules = concat(
     [
       { port = local.ports.ssh, cidrs = var.ssh_allowed_cidrs, description = "SSH for operators and deployment" },
-      { port = local.ports.http, cidrs = ["0.0.0.0/0"], description = "HTTP to Nginx (redirects to HTTPS)" },
+      { port = local.ports.http, cidrs = ["0.0.0.0/0"], description = "HTTP to Nginx (ACME challenges, redirect to HTTPS)" },
       { port = local.ports.https, cidrs = ["0.0.0.0/0"], description = "HTTPS to Nginx (reverse proxy for Phoenix)" },
     ],
     var.expose_phoenix_port ? [
@@ -167,8 +167,7 @@ resource "aws_s3_bucket_lifecycle_configuration" "backups" {
     id     = "long-term-storage"
     status = "Enabled"
 
-    # Whole bucket. An explicit empty prefix (not an empty filter block) is what
-    # S3 echoes back, so the provider's wait for the rule to settle ends at once.
+    # The whole bucket (an empty prefix is also what S3 reports back).
     filter {
       prefix = ""
     }
