@@ -8,6 +8,7 @@ point a run at another endpoint.
 """
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -22,6 +23,7 @@ import boto3
 
 from harness.errors import HarnessError
 from harness.retry import wait_until
+from harness.spec import load_spec
 
 SANDBOX_REGION = "us-east-1"
 # moto accepts any credentials; these are not secrets.
@@ -74,9 +76,12 @@ class MotoServer:
     def start(cls, log_path: Path) -> "MotoServer":
         """Start moto on a free loopback port and wait until it answers."""
         port = free_loopback_port()
+        amis = log_path.parent / "moto-amis.json"
+        amis.write_text(json.dumps(sandbox_amis()))
         log = open(log_path, "ab")
         proc = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            env={**os.environ, "MOTO_AMIS_PATH": str(amis)},
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -102,6 +107,22 @@ class MotoServer:
     def stop(self, timeout: float = 10) -> None:
         """Stop the server (SIGTERM, then SIGKILL after ``timeout``)."""
         stop_pid(self.pid, timeout)
+
+
+def sandbox_amis() -> list[dict[str, Any]]:
+    """moto's AMI list for the sandbox: the spec's Debian 13 AMI (moto ships no Debian 13 image).
+
+    The AWS provider looks the AMI up for the root device; the entry mirrors
+    what DescribeImages returns for Debian's official image.
+    """
+    ami = load_spec()["instance"]["ami"]
+    return [{
+        "ami_id": ami, "state": "available", "public": True, "owner_id": "136693071363",
+        "image_location": "136693071363/debian-13-amd64", "root_device_type": "ebs",
+        "root_device_name": "/dev/xvda", "description": "Debian 13 (trixie) amd64",
+        "image_type": "machine", "architecture": "x86_64", "name": "debian-13-amd64",
+        "virtualization_type": "hvm", "hypervisor": "xen",
+    }]
 
 
 def _raise_if_dead(proc: subprocess.Popen, log_path: Path) -> bool:

@@ -162,7 +162,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     facts = config.stash[RUN_FACTS]
     if not facts.get("certification_run"):
         return  # not a certification run (the project's own tests)
-    if exitstatus == 0 and certifiable(checks):
+    # A certificate certifies a deployment: the stage chain must have run (a run id exists).
+    if exitstatus == 0 and certifiable(checks) and facts.get("run_id"):
         document = build_certificate(
             environment=options.environment,
             run_id=facts.get("run_id", ""),
