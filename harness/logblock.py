@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import sys
 import time
 from dataclasses import dataclass
 from typing import Iterator
@@ -25,9 +24,8 @@ STAGE_TIMES: list[StageTime] = []
 
 
 def _say(message: str) -> None:
-    # Stage blocks are shown on the terminal even under pytest's capture.
+    # pytest shows these live (log_cli in pytest.ini).
     log.info(message)
-    print(f"[harness] {message}", file=sys.__stderr__, flush=True)
 
 
 @contextlib.contextmanager

@@ -96,6 +96,9 @@ def pytest_configure(config: pytest.Config) -> None:
     for handler in logging.getLogger().handlers + logging.getLogger("harness").handlers:
         handler.addFilter(RedactingFilter())
     logging.getLogger().addFilter(RedactingFilter())
+    # Terraform's and paramiko's line-by-line chatter stays out of the live log.
+    for noisy in ("tftest", "paramiko", "botocore", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     interrupt.install()
 
 
