@@ -31,3 +31,27 @@ class RedactingFilter(logging.Filter):
         record.msg = redact(record.getMessage())
         record.args = None
         return True
+
+
+_factory_installed = False
+
+
+def install_log_redaction() -> None:
+    """Redact every log record at creation, whichever logger or handler it reaches."""
+    global _factory_installed
+    if _factory_installed:
+        return
+    previous = logging.getLogRecordFactory()
+
+    def factory(*args: object, **kwargs: object) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        if _SECRETS or "PRIVATE KEY" in str(record.msg):
+            try:
+                record.msg = redact(record.getMessage())
+                record.args = None
+            except Exception:  # noqa: BLE001 - a malformed record is logged as it is
+                pass
+        return record
+
+    logging.setLogRecordFactory(factory)
+    _factory_installed = True

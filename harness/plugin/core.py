@@ -13,7 +13,7 @@ from harness.errors import HarnessError
 from harness.logblock import STAGE_TIMES
 from harness.options import ENVIRONMENTS, RunOptions
 from harness.plugin.environment import select_environment
-from harness.redaction import RedactingFilter
+from harness.redaction import install_log_redaction
 from harness.spec import REPO_ROOT
 from harness.terraform import terraform_binary, validate_tfvars
 
@@ -93,9 +93,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[RESULTS] = {}
     config.pluginmanager.register(OutcomeRecorder(config.stash[RESULTS]), "harness-outcome-recorder")
     config.stash[RUN_FACTS] = {}
-    for handler in logging.getLogger().handlers + logging.getLogger("harness").handlers:
-        handler.addFilter(RedactingFilter())
-    logging.getLogger().addFilter(RedactingFilter())
+    install_log_redaction()
     # Terraform's and paramiko's line-by-line chatter stays out of the live log.
     for noisy in ("tftest", "paramiko", "botocore", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

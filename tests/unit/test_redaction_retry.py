@@ -24,6 +24,16 @@ def test_logging_filter_redacts(caplog):
     assert "another-secret-1" not in caplog.text
 
 
+def test_every_logger_is_redacted_once_installed(caplog):
+    from harness.redaction import install_log_redaction
+
+    install_log_redaction()
+    register_secret("third-secret-value")
+    with caplog.at_level(logging.INFO):
+        logging.getLogger("some.library").info("connecting with %s", "third-secret-value")
+    assert "third-secret-value" not in caplog.text and "***" in caplog.text
+
+
 def test_wait_until_returns_the_probe_value():
     calls = iter([None, 0, "ready"])
     assert wait_until("a value", lambda: next(calls), timeout=5, interval=0.01) == "ready"
