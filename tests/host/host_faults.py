@@ -29,6 +29,8 @@ class Fault:
     guarded_by: frozenset[str]  # names in CHECKS that must fail; every other check must pass
     hint: str  # at least one guarding check's message names this (so a person knows where to look)
     settled: Optional[Callable[[Any], str]] = None  # shell command exiting 0 once the fault is in effect
+    undo: Optional[Callable[[Any], str]] = None  # shell command run before the provisioner (what it cannot repair)
+    provisioner_repairs: bool = True  # False: the provisioner has nothing to change afterwards
 
 
 def _curl_status(url: str) -> str:
@@ -96,6 +98,56 @@ FAULTS = [
 ]
 
 
+def _leak_password_into_journal(d: Any) -> str:
+    # What a careless app does: log its DATABASE_URL. The password is read on the host and goes to
+    # logger on stdin (printf is a shell builtin): it never appears on a command line.
+    unit = shlex.quote(d.app_unit)
+    env = shlex.quote(d.spec["app"]["env_file"])
+    return (
+        f"url=$(sed -n 's/^DATABASE_URL=//p' {env}) && "
+        f"printf 'MESSAGE=connecting to %s\\nOBJECT_SYSTEMD_UNIT=%s\\nSYSLOG_IDENTIFIER=inventory-tracker\\n' "
+        f"\"$url\" {unit} | logger --journald"
+    )
+
+
+# Journal entries cannot be edited: rotate, then drop the archived files (the whole sandbox journal).
+_FORGET_JOURNAL = "journalctl --rotate && sleep 1.5 && journalctl --vacuum-time=1s >/dev/null 2>&1"
+
+FAULTS += [
+    Fault(
+        "the app runs as root",
+        lambda d: (
+            f"sed -i 's/^User=.*/User=root/' {shlex.quote(_app_unit_path(d))} && "
+            f"systemctl daemon-reload && systemctl restart {shlex.quote(d.app_unit)}"
+        ),
+        frozenset({"app_own_user"}),
+        hint="User=",
+        settled=lambda d: (
+            f"[ \"$(ps -o user= -p \"$(systemctl show -p MainPID --value {shlex.quote(d.app_unit)})\")\" = root ] && "
+            f"[ \"$({_curl_status('http://127.0.0.1/health')})\" = 200 ]"
+        ),
+    ),
+    Fault(
+        "the app role's password changed in PostgreSQL",
+        lambda d: (
+            "cd / && runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 "
+            f"-c {shlex.quote(f'ALTER ROLE {d.db.role} PASSWORD NULL')}"
+        ),
+        frozenset({"app_role_read_write", "http_health", "item_roundtrip"}),
+        hint="password",
+    ),
+    Fault(
+        "the database password logged to the journal",
+        _leak_password_into_journal,
+        frozenset({"secrets_not_in_journal"}),
+        hint="the database password appears in the journal of",
+        settled=lambda d: "journalctl --flush >/dev/null 2>&1; true",
+        undo=lambda d: _FORGET_JOURNAL,
+        provisioner_repairs=False,
+    ),
+]
+
+
 def run_checks(deployment: Any) -> dict[str, Optional[AssertionError]]:
     """Run every check function; map its name to None (passed) or its AssertionError."""
     outcomes: dict[str, Optional[AssertionError]] = {}
@@ -122,8 +174,11 @@ def inject(deployment: Any, fault: Fault) -> None:
                    lambda: deployment.ssh.sudo(command, check=False).exit_status == 0, timeout=30, interval=0.25)
 
 
-def repair(deployment: Any) -> Any:
-    """Run the sandbox provisioner again (it restores the desired state); return its report."""
+def repair(deployment: Any, fault: Optional[Fault] = None) -> Any:
+    """Undo what the provisioner cannot, then run it again (it restores the desired state); return its report."""
     from fixtures.sandbox.provisioner import provision
+
+    if fault is not None and fault.undo is not None:
+        deployment.ssh.sudo(fault.undo(deployment))
 
     return provision(deployment.ssh, deployment.spec, deployment.db.password.reveal())
