@@ -63,7 +63,8 @@ def processes_tagged(tag: str) -> list[str]:
     for proc in Path("/proc").glob("[0-9]*"):
         try:
             if needle in (proc / "environ").read_bytes().split(b"\0"):
-                found.append(f"{proc.name} {(proc / 'cmdline').read_bytes().replace(b'\0', b' ').decode(errors='replace')}")
+                cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                found.append(f"{proc.name} {cmdline}")
         except OSError:
             continue
     return found
