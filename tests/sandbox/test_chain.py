@@ -6,13 +6,20 @@ import signal
 
 import pytest
 
-from harness.sandbox.sweep import run_ids_on_machine
+from harness.sandbox.cleanup import leftovers_by_name
 from harness.spec import REPO_ROOT
 from harness_run import interrupt_harness, run_harness
 from sandbox_support import requires_root
 
 pytestmark = pytest.mark.timeout(900)
 HOST_SUITE = "suites/test_host.py"
+
+
+def _sandbox_leftovers(output: str) -> list[str]:
+    """What the run(s) named in ``output`` left on this machine (other runs may be going on concurrently)."""
+    run_ids = set(re.findall(r"\b(it[0-9a-f]{8})\b", output))
+    assert run_ids, "no run id in the harness output"
+    return [item for run_id in sorted(run_ids) for item in leftovers_by_name(run_id)]
 
 
 def _stage_seconds(output: str, name: str) -> float:
@@ -24,7 +31,6 @@ def _stage_seconds(output: str, name: str) -> float:
 def test_host_suite_passes_and_leaves_nothing(tmp_path):
     """pytest suites/test_host.py in the sandbox: every host check passes, the instance stage takes <= 15 s."""
     requires_root()
-    before = run_ids_on_machine()
     result = run_harness([HOST_SUITE], tmp_path)
     assert result.returncode == 0, result.output[-4000:]
     assert result.failed() == set()
@@ -33,7 +39,7 @@ def test_host_suite_passes_and_leaves_nothing(tmp_path):
     print(f"\n[sandbox tests] stage instance through the fixtures: {seconds:.1f} s")
     assert seconds <= 15, f"the instance stage took {seconds:.1f} s"
     assert result.leaks == []
-    assert run_ids_on_machine() - before == set(), "sandbox resources left behind"
+    assert _sandbox_leftovers(result.output) == []
 
 
 def test_ssh_rule_changed_in_terraform_changes_what_the_internet_sees(tmp_path):
@@ -44,7 +50,6 @@ def test_ssh_rule_changed_in_terraform_changes_what_the_internet_sees(tmp_path):
     assert count == 1, "terraform/sandbox.tfvars has no ssh_allowed_cidrs line"
     path = tmp_path / "narrow-ssh.tfvars"
     path.write_text(changed)
-    before = run_ids_on_machine()
     result = run_harness(["--tfvars", str(path), HOST_SUITE], tmp_path)
     failed = result.failed()
     assert any("test_exactly_allowed_ports_answer" in name for name in failed), result.output[-4000:]
@@ -52,15 +57,14 @@ def test_ssh_rule_changed_in_terraform_changes_what_the_internet_sees(tmp_path):
     assert "SSH (22) does not answer from the internet" in message
     assert {n for n in failed if "allowed_ports" not in n} == set(), "only the exposure check may fail"
     assert result.leaks == []
-    assert run_ids_on_machine() - before == set()
+    assert _sandbox_leftovers(result.output) == []
 
 
 @pytest.mark.parametrize("when", ["waiting for SSH to answer", "waiting for cloud-init to finish"])
 def test_interrupt_during_the_instance_stage_leaves_nothing(tmp_path, when):
     """Ctrl-C while the container boots: the harness stops, and no container, netns, veth or nft table remains."""
     requires_root()
-    before = run_ids_on_machine()
     result = interrupt_harness([HOST_SUITE], tmp_path, when, sig=signal.SIGINT)
     assert result.returncode != 0
     assert result.leaks == [], result.output[-3000:]
-    assert run_ids_on_machine() - before == set(), result.output[-3000:]
+    assert _sandbox_leftovers(result.output) == [], result.output[-3000:]
