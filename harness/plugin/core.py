@@ -117,6 +117,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             config.hook.pytest_deselected(items=drop)
             items[:] = keep
     facts["certification_run"] = any(is_certification_check(item) for item in items)
+    # A certificate says whether every check of the environment ran or only a selection (paths, -k).
+    default_paths = {str(REPO_ROOT / "suites"), str(REPO_ROOT)}
+    chosen = {str(Path(arg.split("::")[0]).resolve()) for arg in config.args}
+    facts["selection"] = "complete" if chosen <= default_paths and not config.option.keyword else "partial"
     if any(STAGE_FIXTURES & set(getattr(item, "fixturenames", ())) for item in items):
         try:
             preflight(options)
@@ -171,7 +175,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             checks=checks,
             stages=list(STAGE_TIMES),
             resources=facts.get("resources", []),
-            extra={"policy": options.policy, **facts.get("certificate_extra", {})},
+            extra={"policy": options.policy, "selection": facts["selection"], **facts.get("certificate_extra", {})},
         )
         facts["certificate_path"] = str(write_certificate(options.reports_dir, document))
     elif remove_certificate(options.reports_dir):
@@ -187,7 +191,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         for stage_time in STAGE_TIMES:
             terminalreporter.write_line(f"{stage_time.name:<32} {stage_time.seconds:8.1f} s")
     if facts.get("certificate_path"):
-        terminalreporter.write_line(f"CERTIFIED: {facts['certificate_path']}", green=True, bold=True)
+        partial = " (partial selection: not every check ran)" if facts.get("selection") == "partial" else ""
+        terminalreporter.write_line(f"CERTIFIED{partial}: {facts['certificate_path']}", green=True, bold=True)
     elif facts.get("certification_run"):
         terminalreporter.write_line("NOT CERTIFIED: a check failed or did not run; no certificate written", red=True, bold=True)
     for line in facts.get("kept", []):

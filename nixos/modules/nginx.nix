@@ -73,7 +73,7 @@ in
         extraConfig = ''
           add_header X-Content-Type-Options "nosniff" always;
           add_header X-Frame-Options "DENY" always;
-          add_header Referrer-Policy "strict-origin-when-cross-origin" always;
+          add_header Referrer-Policy "no-referrer" always;
           add_header Content-Security-Policy "${cfg.contentSecurityPolicy}" always;
           add_header Strict-Transport-Security $inventory_tracker_hsts always;
         '';

@@ -28,6 +28,7 @@ def test_sandbox_infra_is_certified(tmp_path):
     certificate = result.certificate()
     assert certificate and certificate["certified"] is True
     assert certificate["environment"] == "sandbox"
+    assert certificate["selection"] == "partial"  # two suites, not the whole certification
     outcomes = {check["outcome"] for check in certificate["checks"]}
     assert outcomes == {"passed"}, certificate["checks"]
     assert len(certificate["checks"]) >= 20
