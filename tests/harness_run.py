@@ -94,8 +94,8 @@ def run_harness(args: list[str], workdir: Path, *, env: Optional[dict[str, str]]
 
 
 def interrupt_harness(args: list[str], workdir: Path, when: str, *, sig: int = signal.SIGINT,
-                      timeout: float = 600) -> HarnessRun:
-    """Start a run, send ``sig`` to the pytest process once ``when`` appears in its output."""
+                      delay: float = 0, timeout: float = 600) -> HarnessRun:
+    """Start a run; ``delay`` seconds after ``when`` appears in its output, send ``sig`` to pytest alone."""
     proc = subprocess.Popen(harness_command(args, workdir), cwd=REPO_ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, env=_env(workdir, None))
     assert proc.stdout is not None
@@ -104,6 +104,7 @@ def interrupt_harness(args: list[str], workdir: Path, when: str, *, sig: int = s
     for line in proc.stdout:
         lines.append(line)
         if when in line:
+            time.sleep(delay)
             proc.send_signal(sig)
             break
         if time.monotonic() > deadline:
