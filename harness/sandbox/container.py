@@ -112,20 +112,19 @@ def start(rootfs: Path, machine: str, netns: str, console_log: Path) -> subproce
 
 
 def container_init(nspawn_pid: int) -> int | None:
-    """The container's PID 1 as seen from the host (the child of systemd-nspawn), if it exists yet."""
-    try:
-        for task in Path(f"/proc/{nspawn_pid}/task").iterdir():
-            children = (task / "children").read_text().split()
-            for child in children:
-                # nspawn forks an intermediate child that forks init in the new PID namespace.
-                pid = int(child)
-                grandchildren = _children(pid)
-                if grandchildren:
-                    return grandchildren[0]
-                if _pid_namespace(pid) != _pid_namespace(nspawn_pid):
-                    return pid
-    except OSError:
-        return None
+    """The container's PID 1 as seen from the host (a descendant of systemd-nspawn), if it exists yet.
+
+    It is the process whose PID in its innermost namespace is 1 (``NSpid: <host pid> 1``).
+    """
+    frontier = [nspawn_pid]
+    for _ in range(3):  # nspawn -> (outer child) -> init
+        next_frontier = []
+        for pid in frontier:
+            for child in _children(pid):
+                if _innermost_pid(child) == 1:
+                    return child
+                next_frontier.append(child)
+        frontier = next_frontier
     return None
 
 
@@ -139,11 +138,15 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def _pid_namespace(pid: int) -> str:
+def _innermost_pid(pid: int) -> int | None:
     try:
-        return os.readlink(f"/proc/{pid}/ns/pid")
-    except OSError:
-        return ""
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("NSpid:"):
+                fields = line.split()[1:]
+                return int(fields[-1]) if len(fields) > 1 else None
+    except (OSError, ValueError):
+        return None
+    return None
 
 
 def record(role: str, pid: int) -> ProcessRecord | None:

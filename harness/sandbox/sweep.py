@@ -43,10 +43,12 @@ def run_ids_on_machine() -> set[str]:
 
 
 def _state_files(runs_dir: Path) -> dict[str, Path]:
+    """Run id -> run folder, for every folder of ``runs_dir`` with a sandbox state file."""
     found = {}
     if runs_dir.is_dir():
         for path in runs_dir.glob(f"*/{STATE_FILE}"):
-            found[path.parent.name] = path.parent
+            state = SandboxState.load(path.parent)
+            found[state.run_id if state else path.parent.name] = path.parent
     return found
 
 
@@ -68,7 +70,7 @@ def sweep(runs_dir: Path, *, include_alive: bool = False, include_kept: bool = F
     run_dirs = _state_files(runs_dir)
     run_ids = set(run_dirs) | run_ids_on_machine()
     if only_orphans:
-        run_ids = {r for r in run_ids if not (runs_dir / r).is_dir()}
+        run_ids = {r for r in run_ids if r not in run_dirs and not (runs_dir / r).is_dir()}
     report: dict[str, list[str]] = {}
     for run_id in sorted(run_ids):
         if not RUN_ID.match(run_id):
@@ -92,7 +94,8 @@ def sweep(runs_dir: Path, *, include_alive: bool = False, include_kept: bool = F
 
 def sweep_run(run_dir: Path) -> list[str]:
     """Remove the sandbox resources of the run in ``run_dir`` (whether or not its owner lives); return problems."""
-    return _sweep_one(run_dir.name, run_dir)
+    state = SandboxState.load(run_dir)
+    return _sweep_one(state.run_id if state else run_dir.name, run_dir)
 
 
 def _sweep_one(run_id: str, run_dir: Path | None) -> list[str]:

@@ -175,3 +175,4 @@ def test_testinfra_host_as_deploy_with_sudo(booted, tmp_path):
         assert host.check_output("id -un") == "root"
         assert host.file("/etc/shadow").mode == 0o640
     assert host.service("ssh").is_running
+    host.backend.client.close()

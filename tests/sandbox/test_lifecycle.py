@@ -70,9 +70,9 @@ def test_exception_inside_the_boot_cleans_up(tmp_path, monkeypatch):
     _no_leftovers(run_id, tmp_path / run_id)
 
 
-def _start_boot(tmp_path: Path) -> tuple[subprocess.Popen, str, Path]:
+def _start_boot(tmp_path: Path, dir_name: str | None = None) -> tuple[subprocess.Popen, str, Path]:
     run_id = new_run_id()
-    run_dir = tmp_path / run_id
+    run_dir = tmp_path / (dir_name or run_id)
     keypair = generate_keypair(tmp_path / "keys", "t")
     public = tmp_path / "keys" / "id_ed25519.pub"
     process = subprocess.Popen(
@@ -108,8 +108,11 @@ def test_signal_during_boot_leaves_nothing(tmp_path, signum):
 
 
 def test_sweep_removes_what_a_killed_run_left(tmp_path):
-    """A harness killed with SIGKILL cleans nothing; the sweep finds its resources by run id and removes them."""
-    process, run_id, run_dir = _start_boot(tmp_path)
+    """A harness killed with SIGKILL cleans nothing; the sweep finds its resources and removes them.
+
+    The run's folder is not named after the run id here: the state file inside says which run it is.
+    """
+    process, run_id, run_dir = _start_boot(tmp_path, dir_name="killed-run")
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
@@ -124,6 +127,7 @@ def test_sweep_removes_what_a_killed_run_left(tmp_path):
             process.wait()
     left = leftovers_by_name(run_id)
     assert any(item.startswith("process") for item in left) and any(item.startswith("netns") for item in left)
+    assert (run_dir / "instance" / "rootfs" / "usr").is_dir(), "the rootfs copy should still be mounted"
     report = sweep(tmp_path)
     assert report.get(run_id) == [], report
     _no_leftovers(run_id, run_dir)
@@ -169,3 +173,14 @@ def test_keep_then_reuse_then_remove(tmp_path):
         from harness.sandbox.sweep import sweep_run
 
         sweep_run(run_dir)
+
+
+def test_container_that_does_not_halt_in_time_is_killed(tmp_path):
+    """No time to halt (stop timeout 0): SIGKILL ends systemd-nspawn and the container's init; nothing remains."""
+    run_id = new_run_id()
+    keypair = generate_keypair(tmp_path / "keys", "t")
+    seed = CloudSeed("i-1", "h", USER_DATA.read_bytes(), (keypair.public_openssh,))
+    with sandbox_instance(run_id, tmp_path / run_id, seed, lambda: [], keypair.private_key_path,
+                          timeouts=BootTimeouts(stop=0)):
+        assert nspawn_pids(run_id)
+    _no_leftovers(run_id, tmp_path / run_id)
