@@ -8,6 +8,7 @@ halts), SIGKILL after a timeout.
 """
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import signal
@@ -18,6 +19,8 @@ from pathlib import Path
 
 from harness.errors import HarnessError
 from harness.sandbox.state import ProcessRecord, proc_starttime
+
+log = logging.getLogger("harness.sandbox.container")
 
 
 @dataclass(frozen=True)
@@ -156,7 +159,7 @@ def record(role: str, pid: int) -> ProcessRecord | None:
 
 
 def stop(processes: list[ProcessRecord], *, timeout: float = 20.0) -> None:
-    """Stop a container: SIGTERM to systemd-nspawn (clean halt), SIGKILL to all after ``timeout``.
+    """Stop a container: SIGTERM to systemd-nspawn (clean halt, asked again every second), SIGKILL after ``timeout``.
 
     Killing the container's init with SIGKILL ends every process of its PID namespace.
     """
@@ -170,11 +173,21 @@ def stop(processes: list[ProcessRecord], *, timeout: float = 20.0) -> None:
     for process in nspawn:
         _signal(process, signal.SIGTERM)
     deadline = time.monotonic() + timeout
+    resend = time.monotonic() + 1.0
     while time.monotonic() < deadline and any(p.alive() for p in processes):
+        if time.monotonic() >= resend:
+            # Early in the boot systemd has no handler for the halt signal yet and PID 1
+            # ignores it: ask again until it listens.
+            for process in nspawn:
+                _signal(process, signal.SIGTERM)
+            resend = time.monotonic() + 1.0
         time.sleep(0.1)
-    for process in sorted(processes, key=lambda p: p.role != "init"):
-        if process.alive():
-            _signal(process, signal.SIGKILL)
+    still = [p for p in processes if p.alive()]
+    if still:
+        log.warning("the container did not halt within %.0f s; killing %s", timeout,
+                    ", ".join(f"{p.role} {p.pid}" for p in still))
+    for process in sorted(still, key=lambda p: p.role != "init"):
+        _signal(process, signal.SIGKILL)
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and any(p.alive() for p in processes):
         time.sleep(0.05)
