@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 STATE_FILE = "sandbox-state.json"
@@ -56,8 +56,7 @@ class SandboxState:
     netns: list[str] = field(default_factory=list)  # names under /run/netns
     veths: list[str] = field(default_factory=list)  # host-side interface names
     nft_tables: list[str] = field(default_factory=list)  # "inet <name>"
-    mounts: list[str] = field(default_factory=list)  # mount points, unmounted in reverse order
-    paths: list[str] = field(default_factory=list)  # directories removed at cleanup (the rootfs copy)
+    paths: list[str] = field(default_factory=list)  # rootfs copy folders: unmounted (overlay) and removed
     network: dict = field(default_factory=dict)  # the address plan, see network.AddressPlan
 
     def save(self, run_dir: Path) -> None:
@@ -76,7 +75,8 @@ class SandboxState:
             return None
         owner = data.pop("owner", None)
         processes = data.pop("processes", [])
-        state = cls(**data)
+        known = {f.name for f in fields(cls)}
+        state = cls(**{key: value for key, value in data.items() if key in known})
         state.owner = ProcessRecord(**owner) if owner else None
         state.processes = [ProcessRecord(**p) for p in processes]
         return state
@@ -88,7 +88,7 @@ class SandboxState:
         return cls(run_id=run_id, owner=ProcessRecord("owner", pid, proc_starttime(pid) or 0))
 
     def add(self, run_dir: Path, kind: str, value: str) -> None:
-        """Record one resource of ``kind`` (netns, veths, nft_tables, mounts, paths) and save."""
+        """Record one resource of ``kind`` (netns, veths, nft_tables, paths) and save."""
         items: list[str] = getattr(self, kind)
         if value not in items:
             items.append(value)
