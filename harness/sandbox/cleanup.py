@@ -65,9 +65,9 @@ def leftovers_by_name(run_id: str) -> list[str]:
     return found
 
 
-def nspawn_pids(run_id: str) -> list[int]:
-    """systemd-nspawn processes booting the machine named ``run_id``."""
-    pids = []
+def nspawn_machines() -> dict[int, str]:
+    """Running systemd-nspawn processes: pid -> the machine name they boot (``--machine=``)."""
+    machines = {}
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
@@ -75,9 +75,16 @@ def nspawn_pids(run_id: str) -> list[int]:
             argv = (proc / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if argv and argv[0].endswith(b"systemd-nspawn") and f"--machine={run_id}".encode() in argv:
-            pids.append(int(proc.name))
-    return pids
+        if argv and argv[0].endswith(b"systemd-nspawn"):
+            for arg in argv:
+                if arg.startswith(b"--machine="):
+                    machines[int(proc.name)] = arg[len(b"--machine="):].decode(errors="replace")
+    return machines
+
+
+def nspawn_pids(run_id: str) -> list[int]:
+    """systemd-nspawn processes booting the machine named ``run_id``."""
+    return [pid for pid, machine in nspawn_machines().items() if machine == run_id]
 
 
 def mounts_of(run_id: str) -> list[str]:

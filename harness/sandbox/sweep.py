@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from harness.sandbox import firewall, network
-from harness.sandbox.cleanup import cleanup_state, leftovers_by_name, nspawn_pids, state_from_names
+from harness.sandbox.cleanup import cleanup_state, leftovers_by_name, nspawn_machines, nspawn_pids, state_from_names
 from harness.sandbox.state import STATE_FILE, RUN_ID, SandboxState
 
 log = logging.getLogger("harness.sandbox.sweep")
@@ -28,17 +28,7 @@ def run_ids_on_machine() -> set[str]:
     """Run ids that appear in sandbox resource names on this machine."""
     names = network.list_netns() + network.list_links() + firewall.list_tables()
     ids = {m.group(1) for name in names if (m := _ID_IN_NAME.search(name))}
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            argv = (proc / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if argv and argv[0].endswith(b"systemd-nspawn"):
-            for arg in argv:
-                if arg.startswith(b"--machine=") and RUN_ID.match(arg[10:].decode(errors="replace")):
-                    ids.add(arg[10:].decode())
+    ids |= {machine for machine in nspawn_machines().values() if RUN_ID.match(machine)}
     return ids
 
 
