@@ -104,6 +104,7 @@ def is_certification_check(item: pytest.Item) -> bool:
     return any(item.get_closest_marker(name) for name in CERTIFICATION_MARKERS)
 
 
+@pytest.hookimpl(trylast=True)  # after -m/-k deselection: judge what will really run
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Without -m, a run certifies its environment: other environments' checks are deselected."""
     options = config.stash[OPTIONS]
@@ -165,8 +166,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     options = config.stash[OPTIONS]
     checks = list(config.stash[RESULTS].values())
     facts = config.stash[RUN_FACTS]
-    if not facts.get("certification_run"):
-        return  # not a certification run (the project's own tests)
+    if not facts.get("certification_run") or config.option.collectonly:
+        return  # not a certification run (the project's own tests, or only listing)
     # A certificate certifies a deployment: the stage chain must have run (a run id exists).
     if exitstatus == 0 and certifiable(checks) and facts.get("run_id"):
         document = build_certificate(
@@ -193,7 +194,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if facts.get("certificate_path"):
         partial = " (partial selection: not every check ran)" if facts.get("selection") == "partial" else ""
         terminalreporter.write_line(f"CERTIFIED{partial}: {facts['certificate_path']}", green=True, bold=True)
-    elif facts.get("certification_run"):
+    elif facts.get("certification_run") and not config.option.collectonly:
         terminalreporter.write_line("NOT CERTIFIED: a check failed or did not run; no certificate written", red=True, bold=True)
     for line in facts.get("kept", []):
         terminalreporter.write_line(line, yellow=True)
