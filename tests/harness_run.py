@@ -86,11 +86,16 @@ def _env(workdir: Path, extra: Optional[dict[str, str]]) -> dict[str, str]:
 def run_harness(args: list[str], workdir: Path, *, env: Optional[dict[str, str]] = None,
                 timeout: float = 900) -> HarnessRun:
     """Run pytest with the harness plugin; report exit code, output and leaked processes/run dirs."""
-    proc = subprocess.run(
-        harness_command(args, workdir), cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout,
-        env=_env(workdir, env),
-    )
-    return _finish(proc.returncode, proc.stdout + proc.stderr, workdir)
+    proc = subprocess.Popen(harness_command(args, workdir), cwd=REPO_ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=_env(workdir, env))
+    try:
+        output, _ = proc.communicate(timeout=timeout)
+    except BaseException:
+        # A SIGKILL would strand what the run started: let it tear down first.
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=180)
+        raise
+    return _finish(proc.returncode, output, workdir)
 
 
 def interrupt_harness(args: list[str], workdir: Path, when: str, *, sig: int = signal.SIGINT,
