@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -161,6 +162,12 @@ class OutcomeRecorder:
             self.results[report.nodeid] = CheckResult(report.nodeid, outcome)
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[RUN_FACTS]["started"] = time.monotonic()
+
+
+# trylast: after the session fixtures' teardown (destroy, container removal), whose errors count too.
+@pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     options = config.stash[OPTIONS]
@@ -176,7 +183,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             checks=checks,
             stages=list(STAGE_TIMES),
             resources=facts.get("resources", []),
-            extra={"policy": options.policy, "selection": facts["selection"], **facts.get("certificate_extra", {})},
+            extra={
+                "policy": options.policy,
+                "selection": facts["selection"],
+                # the whole run: set-up, checks and teardown
+                "run_seconds": round(time.monotonic() - facts["started"], 2),
+                **facts.get("certificate_extra", {}),
+            },
         )
         facts["certificate_path"] = str(write_certificate(options.reports_dir, document))
     elif remove_certificate(options.reports_dir):
