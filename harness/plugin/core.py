@@ -175,6 +175,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     facts = config.stash[RUN_FACTS]
     if not facts.get("certification_run") or config.option.collectonly:
         return  # not a certification run (the project's own tests, or only listing)
+    facts["run_seconds"] = round(time.monotonic() - facts["started"], 2)
     # A certificate certifies a deployment: the stage chain must have run (a run id exists).
     if exitstatus == 0 and certifiable(checks) and facts.get("run_id"):
         document = build_certificate(
@@ -187,7 +188,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
                 "policy": options.policy,
                 "selection": facts["selection"],
                 # the whole run: set-up, checks and teardown
-                "run_seconds": round(time.monotonic() - facts["started"], 2),
+                "run_seconds": facts["run_seconds"],
                 **facts.get("certificate_extra", {}),
             },
         )
@@ -204,6 +205,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         terminalreporter.section("stage timings")
         for stage_time in STAGE_TIMES:
             terminalreporter.write_line(f"{stage_time.name:<32} {stage_time.seconds:8.1f} s")
+        if "run_seconds" in facts:
+            terminalreporter.write_line(f"{'whole run (with teardown)':<32} {facts['run_seconds']:8.1f} s")
     if facts.get("certificate_path"):
         partial = " (partial selection: not every check ran)" if facts.get("selection") == "partial" else ""
         terminalreporter.write_line(f"CERTIFIED{partial}: {facts['certificate_path']}", green=True, bold=True)
