@@ -16,7 +16,7 @@ from typing import Any, Optional
 import tftest
 
 from harness.errors import HarnessError
-from harness.logblock import block, log
+from harness.logblock import log
 from harness.redaction import redact
 from harness.spec import SPEC_PATH
 

@@ -1,5 +1,4 @@
 """Bad input ends in one clear message, a non-zero exit, and nothing left running."""
-import shutil
 
 import pytest
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -13,6 +12,8 @@ from typing import Callable
 import pytest
 
 from harness.spec import REPO_ROOT
+
+from flake_repo import git_flake
 
 FLAKES = Path(__file__).resolve().parent / "flakes"
 
@@ -38,14 +39,6 @@ class PytestRun:
         return {case.get("name", ""): case for case in self.junit.iter("testcase")}
 
 
-def git_flake(source: Path, destination: Path) -> Path:
-    """Copy a fixture flake to ``destination`` and make it a git repository with its files added."""
-    shutil.copytree(source, destination)
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@t"}
-    subprocess.run(["git", "init", "-q", "."], cwd=destination, check=True, env=env)
-    subprocess.run(["git", "add", "-A"], cwd=destination, check=True, env=env)
-    return destination
 
 
 @pytest.fixture

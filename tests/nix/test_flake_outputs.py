@@ -9,9 +9,7 @@ machine with Nix does that (docs/nix.md).
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -19,20 +17,14 @@ import pytest
 from harness import nix
 from harness.spec import REPO_ROOT
 
+from flake_repo import git_repo
+
 pytestmark = pytest.mark.skipif(shutil.which("nix") is None,
                                 reason="nix is not installed: `make setup` installs Debian's nix-bin")
 
 FLAKES = Path(__file__).resolve().parent / "flakes"
 PROJECT_FILES = ["flake.nix", "spec.json", "nixos", "fixtures/sandbox/app/inventory_app.py"]
 LOCAL = nix.NixSettings(local=True)
-
-
-def git_repo(directory: Path) -> Path:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@t"}
-    subprocess.run(["git", "init", "-q", "."], cwd=directory, check=True, env=env)
-    subprocess.run(["git", "add", "-A"], cwd=directory, check=True, env=env)
-    return directory
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from harness.spec import REPO_ROOT, load_spec
+from harness.spec import load_spec
 
 pytestmark = pytest.mark.skipif(shutil.which("nix-instantiate") is None,
                                 reason="nix-instantiate is not installed: `make setup` installs Debian's nix-bin")
