@@ -1,7 +1,7 @@
 """The real configuration applied against moto, certified; and faults the infra checks must catch.
 
 Each fault run applies a broken copy of terraform/ (real terraform, real provider,
-real moto) and runs the infra suite against it. The fault runs go concurrently:
+real moto) and runs the infra suite against it. The fault runs go two at a time:
 most of an apply is the provider waiting, not the CPU.
 """
 from __future__ import annotations
