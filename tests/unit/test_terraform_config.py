@@ -48,3 +48,14 @@ def test_missing_binary_names_the_fix(monkeypatch):
 def test_first_error_keeps_the_error_block():
     output = "plan...\nlots\n\nError: Invalid value for variable\n\n  on sandbox.tfvars line 2:\n"
     assert terraform.first_error(output).startswith("Error: Invalid value for variable")
+
+
+def test_backend_config_makes_remote_state(tmp_path):
+    source = tmp_path / "tf"
+    source.mkdir()
+    (source / "main.tf").write_text("")
+    assert terraform.backend_config(source, "staging") is None
+    (source / "staging.backend.hcl").write_text('bucket = "state"\n')
+    backend = terraform.backend_config(source, "staging")
+    workdir = terraform.prepare_workdir(source, tmp_path / "run", None, backend)
+    assert 'backend "s3"' in (workdir / "harness_backend_override.tf").read_text()

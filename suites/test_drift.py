@@ -1,0 +1,17 @@
+"""Certification: production matches the repository (read-only: `terraform plan` shows no changes)."""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+pytestmark = [pytest.mark.production]
+
+
+def test_no_drift(infra: Any) -> None:
+    """The plan of terraform/ against production's state changes nothing."""
+    drift = infra.variables.get("drift")
+    assert drift is not None, "the infra stage made no drift plan; production must be certified read-only"
+    assert drift == [], (
+        "production differs from terraform/ (plan would change: " + "; ".join(drift) + "); "
+        "apply the reviewed change through staging first, then with --allow-production-apply")
