@@ -51,5 +51,5 @@ bench: setup
 
 # Removes what dead or kept runs left (containers, namespaces, nft tables, moto, run state).
 # RUN=<run id> removes one kept run.
-clean:
+clean: venv
 	$(PY) -m harness.sweep $(if $(RUN),--run $(RUN),)
