@@ -25,10 +25,24 @@ def child_pids(names: tuple[str, ...] = FORWARD_TO) -> list[int]:
         except OSError:
             continue
         comm = text[text.index("(") + 1 : text.rindex(")")]
-        ppid = int(text[text.rindex(")") + 2 :].split()[1])
-        if ppid == me and comm.startswith(names):
+        state, ppid = text[text.rindex(")") + 2 :].split()[:2]
+        # A zombie has exited already (nobody reaped it yet): nothing to signal or wait for.
+        if int(ppid) == me and state != "Z" and comm.startswith(names):
             found.append(int(stat.parent.name))
     return found
+
+
+def wait_for_children(timeout: float = 180, names: tuple[str, ...] = FORWARD_TO) -> list[int]:
+    """After an interrupt, wait until interrupted terraform children have written their state and exited.
+
+    Returns the pids still running at the timeout (none normally).
+    """
+    import time
+
+    deadline = time.monotonic() + timeout
+    while (pids := child_pids(names)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return pids
 
 
 def _handler(signum: int, frame: Optional[FrameType]) -> None:
