@@ -49,16 +49,18 @@
         ++ (ps.moto.optional-dependencies.server or [ ])
         ++ builtins.filter (p: p != null) [ (ps.tftest or null) (ps.localstack-client or null) ]);
 
-      # The seed's commands, each with --help (sources in nixos/scripts/).
-      script = name: runtimeInputs: pkgs.writeShellApplication {
+      # The seed's commands, each with --help (sources in nixos/scripts/); the
+      # shared functions in nixos/scripts/lib/ come first in the script's text.
+      script = name: libs: runtimeInputs: pkgs.writeShellApplication {
         inherit name runtimeInputs;
-        text = builtins.readFile ./nixos/scripts/${name}.sh;
+        text = builtins.concatStringsSep "\n" (map builtins.readFile (libs ++ [ ./nixos/scripts/${name}.sh ]));
       };
+      tfCommon = [ ./nixos/scripts/lib/tf-common.sh ];
       scripts = [
-        (script "tf-deploy" [ pkgs.terraform pkgs.git pkgs.coreutils ])
-        (script "tf-destroy" [ pkgs.terraform pkgs.git pkgs.coreutils ])
-        (script "build-nixos" [ pkgs.git pkgs.coreutils ]) # the host's own nix
-        (script "deploy" [ pkgs.nixos-rebuild pkgs.openssh pkgs.git ])
+        (script "tf-deploy" tfCommon [ pkgs.terraform pkgs.git pkgs.coreutils ])
+        (script "tf-destroy" tfCommon [ pkgs.terraform pkgs.git pkgs.coreutils ])
+        (script "build-nixos" [ ] [ pkgs.git pkgs.coreutils ]) # the host's own nix
+        (script "deploy" [ ] [ pkgs.nixos-rebuild pkgs.openssh pkgs.git ])
       ];
     in
     {

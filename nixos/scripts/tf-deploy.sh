@@ -22,27 +22,13 @@ its gate (`pytest -m production --allow-production-apply`).
 USAGE
 }
 
-environment=staging
-run_id=""
-public_key_file="${HOME:-/root}/.ssh/id_ed25519.pub"
-extra=()
-while [ $# -gt 0 ]; do
-  case "$1" in
-    -h|--help) usage; exit 0 ;;
-    --run-id) run_id="${2:?--run-id needs a value}"; shift 2 ;;
-    --public-key) public_key_file="${2:?--public-key needs a file}"; shift 2 ;;
-    --) shift; extra=("$@"); break ;;
-    -*) echo "tf-deploy: unknown option $1 (see --help)" >&2; exit 64 ;;
-    *) environment="$1"; shift ;;
-  esac
-done
+if ! declare -F parse_tf_args >/dev/null; then
+  # shellcheck source=lib/tf-common.sh disable=SC1091
+  source "${BASH_SOURCE[0]%/*}/lib/tf-common.sh"
+fi
+parse_tf_args tf-deploy "$@"
 
-root="${INVENTORY_TRACKER_ROOT:-$(git rev-parse --show-toplevel 2>/dev/null || pwd)}"
-tfdir="$root/terraform"
-tfvars="$tfdir/$environment.tfvars"
-[ -f "$tfvars" ] || { echo "tf-deploy: no $tfvars (environments: staging, production)" >&2; exit 66; }
-[ -f "$public_key_file" ] || { echo "tf-deploy: no public key at $public_key_file (use --public-key)" >&2; exit 66; }
-run_id="${run_id:-$environment}"
+locate_tf_files tf-deploy
 
 terraform -chdir="$tfdir" init -input=false
 terraform -chdir="$tfdir" apply -var-file="$tfvars" -var "run_id=$run_id" \

@@ -25,7 +25,7 @@ def test_flake_packages_every_script():
     flake = (REPO_ROOT / "flake.nix").read_text()
     assert sorted(path.stem for path in SCRIPTS.glob("*.sh")) == sorted(NAMES)
     for name in NAMES:
-        assert f'(script "{name}"' in flake, name
+        assert f'(script "{name}" ' in flake, name
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -43,13 +43,27 @@ def test_unknown_option_is_refused(name: str):
     assert result.returncode == 64 and "--help" in result.stderr, (result.returncode, result.stderr)
 
 
+# What flake.nix puts before each script's own text (its `libs`).
+LIBS = {"tf-deploy": ["tf-common"], "tf-destroy": ["tf-common"]}
+
+
 @pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck is not installed (apt-get install shellcheck)")
 @pytest.mark.parametrize("name", NAMES)
-def test_shellcheck(name: str):
-    """writeShellApplication runs shellcheck when the flake builds the scripts; so do we."""
-    result = subprocess.run(["shellcheck", "-s", "bash", str(SCRIPTS / f"{name}.sh")], capture_output=True,
-                            text=True, timeout=60)
+def test_shellcheck(name: str, tmp_path: Path):
+    """writeShellApplication runs shellcheck on the text the flake builds (shared functions first); so do we."""
+    parts = [SCRIPTS / "lib" / f"{lib}.sh" for lib in LIBS.get(name, [])] + [SCRIPTS / f"{name}.sh"]
+    text = tmp_path / f"{name}.sh"
+    text.write_text("\n".join(part.read_text() for part in parts))
+    result = subprocess.run(["shellcheck", "-s", "bash", str(text)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout
+
+
+def test_flake_puts_the_shared_functions_first():
+    """The scripts that use nixos/scripts/lib/ get it from the flake too, not only when run with bash."""
+    flake = (REPO_ROOT / "flake.nix").read_text()
+    for name, libs in LIBS.items():
+        assert f'(script "{name}" tfCommon' in flake and libs == ["tf-common"], name
+    assert "tfCommon = [ ./nixos/scripts/lib/tf-common.sh ];" in flake
 
 
 def test_deploy_prints_the_steps_by_default():
