@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from pathlib import Path
 from types import FrameType
 from typing import Optional
@@ -37,8 +38,6 @@ def wait_for_children(timeout: float = 180, names: tuple[str, ...] = FORWARD_TO)
 
     Returns the pids still running at the timeout (none normally).
     """
-    import time
-
     deadline = time.monotonic() + timeout
     while (pids := child_pids(names)) and time.monotonic() < deadline:
         time.sleep(0.2)

@@ -37,8 +37,7 @@ def _state_files(runs_dir: Path) -> dict[str, Path]:
     found = {}
     if runs_dir.is_dir():
         for path in runs_dir.glob(f"*/{STATE_FILE}"):
-            state = SandboxState.load(path.parent)
-            found[state.run_id if state else path.parent.name] = path.parent
+            found[_run_id_of(path.parent)] = path.parent
     return found
 
 
@@ -84,8 +83,13 @@ def sweep(runs_dir: Path, *, include_alive: bool = False, include_kept: bool = F
 
 def sweep_run(run_dir: Path) -> list[str]:
     """Remove the sandbox resources of the run in ``run_dir`` (whether or not its owner lives); return problems."""
+    return _sweep_one(_run_id_of(run_dir), run_dir)
+
+
+def _run_id_of(run_dir: Path) -> str:
+    """The run id its sandbox state records (the folder's name when there is none)."""
     state = SandboxState.load(run_dir)
-    return _sweep_one(state.run_id if state else run_dir.name, run_dir)
+    return state.run_id if state else run_dir.name
 
 
 def _sweep_one(run_id: str, run_dir: Path | None) -> list[str]:
