@@ -20,7 +20,8 @@ def test_provisioning_is_idempotent(deployment):
     """Running the sandbox provisioner again changes nothing ("0 changes")."""
     from fixtures.sandbox.provisioner import provision
 
-    report = provision(deployment.ssh, deployment.spec, deployment.db.password.reveal())
+    report = provision(deployment.ssh, deployment.spec, deployment.db.password.reveal(),
+                       backup=deployment.config.backup)
     assert not report.changes, (
         f"a second provisioner run changed the host ({report.summary()}): a step does not compare desired with "
         "actual state, or something on the host drifts on its own"

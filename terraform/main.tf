@@ -16,6 +16,13 @@ locals {
   name          = "${local.project}-${var.environment}"
   bucket_name   = lower("${local.spec.backup.bucket_prefix}-${var.environment}-${var.run_id}")
 
+  # Backup retention (spec.json backup.*): barman-cloud keeps a recovery window of
+  # retention_days plus the base backup before it, so an object may be needed for
+  # that long. It must still be in S3 Standard then (a Glacier object cannot be
+  # restored by barman-cloud), which the lifecycle rule's precondition enforces.
+  backup           = local.spec.backup
+  backup_keep_days = local.backup.retention_days + ceil(local.backup.base_backup_interval_seconds / 86400) + 1
+
   # Ingress, one entry per rule. Nginx serves 80/443 to everyone; SSH only from
   # ssh_allowed_cidrs; the Phoenix port only when expose_phoenix_port is true.
   # Nothing else (PostgreSQL 5432 in particular) is ever opened.
@@ -84,10 +91,10 @@ resource "aws_security_group" "web" {
 resource "aws_instance" "app" {
   #checkov:skip=CKV_AWS_126:Detailed (1-minute) monitoring is a paid extra; basic 5-minute CloudWatch metrics are enough for one free-tier instance.
   #checkov:skip=CKV_AWS_135:t2.micro does not support EBS optimization; the attribute cannot be enabled for this instance type.
-  #checkov:skip=CKV2_AWS_41:No instance profile yet: the instance calls no AWS API except backups, whose credentials the host configuration provides; a role scoped to the backup bucket is a planned follow-up.
   ami                         = local.ami_id
   instance_type               = local.instance_type
   key_name                    = aws_key_pair.deploy.key_name
+  iam_instance_profile        = aws_iam_instance_profile.instance.name
   vpc_security_group_ids      = [aws_security_group.web.id]
   user_data                   = file("${path.module}/user_data.sh")
   user_data_replace_on_change = true
@@ -125,7 +132,7 @@ resource "aws_s3_bucket" "backups" {
   #checkov:skip=CKV_AWS_18:Server access logging needs a second bucket; only the instance's backup credential writes here and CloudTrail records bucket-level API calls.
   #checkov:skip=CKV_AWS_144:Cross-region replication doubles storage cost; the backups are themselves the copy of the database, and the infrastructure is re-creatable in another region from this code.
   #checkov:skip=CKV_AWS_145:SSE-S3 (AES256) encrypts at rest without a customer-managed KMS key, its key policy and per-request KMS charges; no cross-account access to the backups exists.
-  #checkov:skip=CKV2_AWS_62:Nothing consumes bucket events; backup freshness is checked by the certification suites, not by event notifications.
+  #checkov:skip=CKV2_AWS_62:Nothing consumes bucket events; backup freshness and a real restore are checked by suites/test_backups.py in every certification, not by event notifications.
   bucket        = local.bucket_name
   force_destroy = var.backup_bucket_force_destroy
 
@@ -188,4 +195,54 @@ resource "aws_s3_bucket_lifecycle_configuration" "backups" {
 
   # A transition rule on a bucket is only valid once versioning is set.
   depends_on = [aws_s3_bucket_versioning.backups]
+
+  lifecycle {
+    precondition {
+      condition     = var.backup_archive_after_days > local.backup_keep_days
+      error_message = "backup_archive_after_days must exceed the days a backup may be needed for a restore (spec.json backup.retention_days + one base-backup interval + 1): barman-cloud cannot restore from Glacier."
+    }
+  }
+}
+
+# --- the instance's role: backups with the instance profile's credentials -------
+# No static keys on the host: barman-cloud and the pg_dump upload take their
+# credentials from the instance metadata service (IMDSv2), scoped to this bucket.
+
+resource "aws_iam_role" "instance" {
+  name = "${local.name}-${var.run_id}"
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "ec2.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+    }]
+  })
+}
+
+resource "aws_iam_role_policy" "backups" {
+  name = "backups-to-${local.bucket_name}"
+  role = aws_iam_role.instance.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid      = "ListTheBackupBucket"
+        Effect   = "Allow"
+        Action   = ["s3:ListBucket", "s3:GetBucketLocation"]
+        Resource = [aws_s3_bucket.backups.arn]
+      },
+      {
+        Sid      = "ReadWriteBackupObjects"
+        Effect   = "Allow"
+        Action   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+        Resource = ["${aws_s3_bucket.backups.arn}/*"]
+      },
+    ]
+  })
+}
+
+resource "aws_iam_instance_profile" "instance" {
+  name = "${local.name}-${var.run_id}"
+  role = aws_iam_role.instance.name
 }

@@ -18,6 +18,16 @@ output "backup_bucket" {
   value       = aws_s3_bucket.backups.bucket
 }
 
+output "instance_role" {
+  description = "Name of the instance profile's IAM role (backups use its credentials)."
+  value       = aws_iam_role.instance.name
+}
+
+output "backup_keep_days" {
+  description = "Days a backup object may be needed for a restore (retention window + one base-backup interval + 1)."
+  value       = local.backup_keep_days
+}
+
 output "key_name" {
   description = "Name of the instance's EC2 key pair."
   value       = aws_key_pair.deploy.key_name

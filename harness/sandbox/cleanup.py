@@ -19,7 +19,9 @@ def cleanup_state(state: SandboxState, run_dir: Path | None, *, stop_timeout: fl
     """
     problems: list[str] = []
     interrupted: BaseException | None = None
-    steps = [("stop container", lambda: container.stop(state.processes, timeout=stop_timeout))]
+    steps = [("stop container", lambda: container.stop([p for p in state.processes if p.role in ("nspawn", "init")],
+                                                       timeout=stop_timeout)),
+             ("stop link services", lambda: stop_link_services(state.processes))]
     steps += [(f"remove rootfs copy {p}", lambda p=p: container.remove_rootfs_copy(Path(p)))
               for p in reversed(state.paths)]
     steps += [(f"delete nft table {t}", lambda t=t: firewall.delete_table(t)) for t in state.nft_tables]
@@ -43,6 +45,31 @@ def cleanup_state(state: SandboxState, run_dir: Path | None, *, stop_timeout: fl
     return problems
 
 
+def stop_link_services(processes: list[ProcessRecord], timeout: float = 5.0) -> None:
+    """SIGTERM the instance's link services (metadata, S3 endpoint), SIGKILL after ``timeout``."""
+    import os
+    import signal
+    import time
+
+    link = [p for p in processes if p.role == "link"]
+    for signum in (signal.SIGTERM, signal.SIGKILL):
+        for process in link:
+            if process.alive():
+                try:
+                    os.kill(process.pid, signum)
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and any(p.alive() for p in link):
+            time.sleep(0.05)
+
+
+def link_service_pids(run_id: str) -> list[int]:
+    """Link-service processes (``harness.sandbox.link_services --run-id run_id``) on this machine."""
+    return [pid for pid, argv in process_argvs()
+            if b"harness.sandbox.link_services" in argv and run_id.encode() in argv]
+
+
 def leftovers_of(state: SandboxState) -> list[str]:
     """What of ``state`` still exists on this machine."""
     found = [f"process {p.role} {p.pid}" for p in state.processes if p.alive()]
@@ -57,7 +84,7 @@ def leftovers_of(state: SandboxState) -> list[str]:
 
 def leftovers_by_name(run_id: str) -> list[str]:
     """Anything on this machine whose name carries ``run_id`` (process, netns, veth, nft table, mount)."""
-    found = [f"process {pid}" for pid in nspawn_pids(run_id)]
+    found = [f"process {pid}" for pid in nspawn_pids(run_id) + link_service_pids(run_id)]
     found += [f"netns {n}" for n in network.list_netns() if n.startswith(run_id)]
     found += [f"veth {v}" for v in network.list_links() if v.split("@")[0].endswith(run_id)]
     found += [f"nft table {t}" for t in firewall.list_tables() if t == run_id]
@@ -68,18 +95,25 @@ def leftovers_by_name(run_id: str) -> list[str]:
 def nspawn_machines() -> dict[int, str]:
     """Running systemd-nspawn processes: pid -> the machine name they boot (``--machine=``)."""
     machines = {}
+    for pid, argv in process_argvs():
+        if argv and argv[0].endswith(b"systemd-nspawn"):
+            for arg in argv:
+                if arg.startswith(b"--machine="):
+                    machines[pid] = arg[len(b"--machine="):].decode(errors="replace")
+    return machines
+
+
+def process_argvs() -> list[tuple[int, list[bytes]]]:
+    """(pid, argv) of every process this machine shows in /proc."""
+    found = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
-            argv = (proc / "cmdline").read_bytes().split(b"\0")
+            found.append((int(proc.name), (proc / "cmdline").read_bytes().split(b"\0")))
         except OSError:
             continue
-        if argv and argv[0].endswith(b"systemd-nspawn"):
-            for arg in argv:
-                if arg.startswith(b"--machine="):
-                    machines[int(proc.name)] = arg[len(b"--machine="):].decode(errors="replace")
-    return machines
+    return found
 
 
 def nspawn_pids(run_id: str) -> list[int]:
@@ -107,6 +141,10 @@ def state_from_names(run_id: str) -> SandboxState:
         start = proc_starttime(init) if init else None
         if init and start is not None:
             state.processes.append(ProcessRecord("init", init, start))
+    for pid in link_service_pids(run_id):
+        start = proc_starttime(pid)
+        if start is not None:
+            state.processes.append(ProcessRecord("link", pid, start))
     state.netns = [n for n in network.list_netns() if re.fullmatch(rf"{run_id}-[a-z]+", n)]
     state.veths = [v for v in network.list_links() if re.fullmatch(rf"v[a-z]-{run_id}", v)]
     state.nft_tables = [t for t in firewall.list_tables() if t == run_id]

@@ -99,8 +99,13 @@ def _rule_lines(rule: IngressRule, oif: str) -> list[str]:
     return lines
 
 
-def nft_script(table: str, instance_veth: str, sandbox_veths: list[str], rules: list[IngressRule]) -> str:
-    """An nft script that (re)defines ``table inet <table>`` atomically for the given rules."""
+def nft_script(table: str, instance_veth: str, sandbox_veths: list[str], rules: list[IngressRule],
+               metadata: tuple[str, str, int] | None = None) -> str:
+    """An nft script that (re)defines ``table inet <table>`` atomically for the given rules.
+
+    ``metadata`` (metadata address, host-side address, port) adds the NAT that sends the
+    instance's requests to the metadata address to the link services on the host side.
+    """
     body = [
         f'oifname "{instance_veth}" ct state established,related accept',
         f'oifname "{instance_veth}" ct state invalid drop',
@@ -111,6 +116,16 @@ def nft_script(table: str, instance_veth: str, sandbox_veths: list[str], rules: 
     ours = _nft_set([f'"{v}"' for v in sandbox_veths])
     body.append(f'iifname {ours} oifname != {ours} drop comment "the sandbox stays inside this machine"')
     chain = "\n".join(f"        {line}" for line in body)
+    nat = ""
+    if metadata is not None:
+        address, target, port = metadata
+        nat = (
+            "    chain prerouting {\n"
+            "        type nat hook prerouting priority dstnat; policy accept;\n"
+            f'        iifname "{instance_veth}" ip daddr {address} tcp dport 80 dnat ip to {target}:{port}'
+            ' comment "instance metadata"\n'
+            "    }\n"
+        )
     return (
         f"table inet {table} {{}}\n"
         f"delete table inet {table}\n"
@@ -119,6 +134,7 @@ def nft_script(table: str, instance_veth: str, sandbox_veths: list[str], rules: 
         f"        type filter hook forward priority filter; policy accept;\n"
         f"{chain}\n"
         f"    }}\n"
+        f"{nat}"
         f"}}\n"
     )
 

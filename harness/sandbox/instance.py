@@ -19,7 +19,7 @@ from harness.errors import HarnessError
 from harness.logblock import block
 from harness.probe import InternetProber
 from harness.retry import wait_until
-from harness.sandbox import container, firewall, network
+from harness.sandbox import container, firewall, link_services, network
 from harness.sandbox.cleanup import cleanup_state
 from harness.sandbox.cloud_seed import CloudSeed, seed_from_api
 from harness.sandbox.image import ImageOptions, ensure_image
@@ -54,6 +54,7 @@ class SandboxInstance:
     rootfs: Path  # the container's root as seen from the host (read-only use)
     console_log: Path
     rules: list[firewall.IngressRule] = field(default_factory=list)
+    s3_endpoint: str | None = None  # the S3 endpoint on the instance's link (None: the instance has none)
     _rules_source: Callable[[], list[firewall.IngressRule]] | None = None
 
     @property
@@ -97,8 +98,9 @@ def final_stage_section(log_text: str, lines: int = 40) -> str:
 
 def apply_firewall(plan: network.AddressPlan, rules: list[firewall.IngressRule]) -> None:
     """Load the run's nft table for ``rules`` (atomic replace)."""
+    metadata = (network.METADATA_ADDRESS, plan.host_side, link_services.LINK_IMDS_PORT)
     firewall.apply(firewall.nft_script(plan.run_id, plan.instance_veth,
-                                       [plan.instance_veth, plan.internet_veth], rules))
+                                       [plan.instance_veth, plan.internet_veth], rules, metadata))
 
 
 def _tail_file(path: Path, lines: int) -> str:
@@ -133,17 +135,20 @@ def sandbox_instance(
     image_options: ImageOptions | None = None,
     timeouts: BootTimeouts = BootTimeouts(),
     keep: bool = False,
+    aws: tuple[str, str] | None = None,
 ) -> Iterator[SandboxInstance]:
     """Boot the container for ``seed`` behind the firewall of ``rules_source()``; remove it all on exit.
 
     With ``keep`` the container stays after a normal exit (``--keep``); a failed or
-    interrupted boot is always removed.
+    interrupted boot is always removed. ``aws`` (endpoint URL, region) of the run's
+    AWS API gives the instance its link services: metadata (instance profile
+    credentials) and an S3 endpoint.
     """
     state = SandboxState.for_this_process(run_id)
     state.save(run_dir)
     remove = True
     try:
-        instance = _boot(state, run_dir, seed, rules_source, key_path, image_options, timeouts)
+        instance = _boot(state, run_dir, seed, rules_source, key_path, image_options, timeouts, aws)
         yield instance
         remove = not keep  # kept only after a successful boot and a normal end
     finally:
@@ -178,6 +183,8 @@ def attach(run_id: str, run_dir: Path, key_path: Path, instance_id: str,
         instance_id=instance_id, address=plan.instance, ssh_user=DEPLOY_USER, key_path=key_path,
         internet=InternetProber(plan.instance, plan.internet_netns, plan.internet), plan=plan, rootfs=rootfs,
         console_log=run_dir / "instance-console.log", _rules_source=rules_source,
+        s3_endpoint=link_services.s3_endpoint_url(plan.host_side)
+        if any(p.role == "link" and p.alive() for p in state.processes) else None,
     )
     remove = not keep
     try:
@@ -193,7 +200,8 @@ def attach(run_id: str, run_dir: Path, key_path: Path, instance_id: str,
 
 
 def _boot(state: SandboxState, run_dir: Path, seed: CloudSeed, rules_source: Callable[[], list[firewall.IngressRule]],
-          key_path: Path, image_options: ImageOptions | None, timeouts: BootTimeouts) -> SandboxInstance:
+          key_path: Path, image_options: ImageOptions | None, timeouts: BootTimeouts,
+          aws: tuple[str, str] | None = None) -> SandboxInstance:
     image = ensure_image(image_options)
     run_id = state.run_id
     plan = network.plan_for_run(run_id, run_dir)
@@ -209,6 +217,16 @@ def _boot(state: SandboxState, run_dir: Path, seed: CloudSeed, rules_source: Cal
         rules = rules_source()
         state.add(run_dir, "nft_tables", run_id)
         apply_firewall(plan, rules)
+    s3_endpoint = None
+    if aws is not None:
+        with block("sandbox link services (instance metadata, S3 endpoint)"):
+            link = link_services.start(run_id, plan.host_side, aws[0], aws[1], seed.instance_id,
+                                       seed.public_keys[0] if seed.public_keys else "", run_dir / "link-services.log")
+            link_record = container.record("link", link.pid)
+            if link_record is not None:
+                state.processes.append(link_record)
+                state.save(run_dir)
+            s3_endpoint = link_services.s3_endpoint_url(plan.host_side)
     with block("sandbox rootfs copy and cloud-init seed"):
         folder = run_dir / "instance"
         state.add(run_dir, "paths", str(folder))
@@ -226,7 +244,7 @@ def _boot(state: SandboxState, run_dir: Path, seed: CloudSeed, rules_source: Cal
     instance = SandboxInstance(
         instance_id=seed.instance_id, address=plan.instance, ssh_user=DEPLOY_USER, key_path=key_path,
         internet=InternetProber(plan.instance, plan.internet_netns, plan.internet), plan=plan, rootfs=copy.rootfs,
-        console_log=console_log, rules=rules, _rules_source=rules_source,
+        console_log=console_log, rules=rules, s3_endpoint=s3_endpoint, _rules_source=rules_source,
     )
 
     def exited() -> None:
@@ -300,10 +318,13 @@ def rules_from_api(ec2: Any, instance_id: str) -> list[firewall.IngressRule]:
 def boot_from_api(run_id: str, run_dir: Path, ec2: Any, instance_id: str, key_path: Path,
                   run_public_key: str | None = None, *, image_options: ImageOptions | None = None,
                   timeouts: BootTimeouts = BootTimeouts(), running_timeout: float = 120,
-                  keep: bool = False) -> Iterator[SandboxInstance]:
-    """Boot the sandbox container for the EC2 instance ``instance_id`` from what the API says about it."""
+                  keep: bool = False, aws: tuple[str, str] | None = None) -> Iterator[SandboxInstance]:
+    """Boot the sandbox container for the EC2 instance ``instance_id`` from what the API says about it.
+
+    ``aws`` (endpoint URL, region of the run's AWS API) gives the instance metadata and S3 on its link.
+    """
     _wait_running(ec2, instance_id, running_timeout)
     seed = seed_from_api(ec2, instance_id, fallback_public_key=run_public_key)
     with sandbox_instance(run_id, run_dir, seed, lambda: rules_from_api(ec2, instance_id), key_path,
-                          image_options=image_options, timeouts=timeouts, keep=keep) as instance:
+                          image_options=image_options, timeouts=timeouts, keep=keep, aws=aws) as instance:
         yield instance

@@ -25,6 +25,7 @@ from harness.sandbox.state import RUN_ID
 
 SANDBOX_NET = ipaddress.ip_network("10.213.0.0/16")
 SUBNET_PREFIX = 29
+METADATA_ADDRESS = "169.254.169.254"  # EC2's instance metadata address, as the instance sees it
 
 
 @dataclass(frozen=True)
@@ -133,7 +134,10 @@ def networkd_file(plan: AddressPlan) -> str:
         f"Address={plan.instance}/30\n"
         "LinkLocalAddressing=no\nIPv6AcceptRA=no\nLLMNR=no\nMulticastDNS=no\n\n"
         "[Route]\n"
-        f"Destination={SANDBOX_NET}\nGateway={plan.host_side}\n"
+        f"Destination={SANDBOX_NET}\nGateway={plan.host_side}\n\n"
+        "# The instance metadata service (the firewall's NAT sends it to the link services).\n"
+        "[Route]\n"
+        f"Destination={METADATA_ADDRESS}/32\nGateway={plan.host_side}\n"
     )
 
 

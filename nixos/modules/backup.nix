@@ -1,87 +1,91 @@
-# Database backups: pg_dump of the application's database to the S3 bucket, daily.
+# Backups of PostgreSQL to the backup bucket, from spec.json `backup` (the sandbox
+# provisioner sets up the same units, timers and PostgreSQL settings from the same
+# values; fixtures/sandbox/backup_setup.py):
 #
-# inventory-tracker-backup.service (oneshot) + inventory-tracker-backup.timer.
-# The bucket is the Terraform output `backup_bucket` (spec backup.bucket_prefix-*):
-# set `services.inventory-tracker.backup.bucket`, or BACKUP_BUCKET in the backup
-# environment file written by the deployment (it may also set AWS_REGION and
-# AWS_ENDPOINT_URL_S3). Credentials come from the instance profile (IMDS).
-# A later issue extends this (pgBackRest, retention, restore drill).
+# - continuous WAL archiving with barman-cloud (archive_command, archive_timeout);
+# - inventory-tracker-base-backup.service + .timer: a barman-cloud base backup,
+#   then the retention policy (RECOVERY WINDOW OF retention_days DAYS);
+# - inventory-tracker-pg-dump.service + .timer: pg_dump (custom format) uploaded
+#   to the same bucket, dumps older than the retention removed.
+#
+# The tools are nixos/backup/ (shared with the sandbox). Their settings (bucket,
+# region) are in the backup environment file (spec backup.env_file) that the
+# deployment writes after the switch; credentials come from the instance profile
+# through the instance metadata service, never from a file.
 { config, lib, pkgs, ... }:
 let
   spec = import ../spec.nix;
+  backup = spec.backup;
   db = spec.database;
+  app = spec.app.name;
   cfg = config.services.inventory-tracker.backup;
   pg = config.services.postgresql;
-  name = "${spec.app.name}-backup";
+
+  backupTool = pkgs.writeShellApplication {
+    name = "inventory-tracker-backup";
+    runtimeInputs = [ pkgs.barman pkgs.coreutils ];
+    text = builtins.readFile ../backup/inventory-tracker-backup.sh;
+  };
+  dumpTool = pkgs.writeScriptBin "pg-dump-to-s3" ''
+    #!${pkgs.python3.withPackages (ps: [ ps.boto3 ])}/bin/python3
+    ${builtins.readFile ../backup/pg-dump-to-s3.py}
+  '';
+  job = description: command: calendar: {
+    service = {
+      inherit description;
+      after = [ "postgresql.service" "network-online.target" ];
+      requires = [ "postgresql.service" ];
+      wants = [ "network-online.target" ];
+      path = [ pg.package backupTool dumpTool ];
+      environment.INVENTORY_TRACKER_BACKUP_ENV = backup.env_file;
+      serviceConfig = {
+        Type = "oneshot";
+        User = "postgres";
+        Group = "postgres";
+        ExecStart = command;
+        PrivateTmp = true;
+        NoNewPrivileges = true;
+        UMask = "0077";
+      };
+    };
+    timer = {
+      description = "${description} (schedule)";
+      wantedBy = [ "timers.target" ];
+      timerConfig = {
+        OnCalendar = calendar;
+        Persistent = true;
+      };
+    };
+  };
+  baseBackup = job "Base backup of PostgreSQL to the backup bucket (barman-cloud)"
+    "${backupTool}/bin/inventory-tracker-backup base-backup" backup.base_backup_calendar;
+  dump = job "pg_dump of ${db.name} to the backup bucket"
+    "${dumpTool}/bin/pg-dump-to-s3" backup.dump_calendar;
 in
 {
   options.services.inventory-tracker.backup = {
     enable = lib.mkOption {
       type = lib.types.bool;
       default = true;
-      description = "Whether to back the database up to S3 on a timer.";
-    };
-    bucket = lib.mkOption {
-      type = lib.types.nullOr lib.types.str;
-      default = null;
-      example = "${spec.backup.bucket_prefix}-staging";
-      description = "S3 bucket for the dumps (null: BACKUP_BUCKET from environmentFile).";
-    };
-    environmentFile = lib.mkOption {
-      type = lib.types.str;
-      default = "${dirOf spec.app.env_file}/backup.env";
-      description = "Optional KEY=value file: BACKUP_BUCKET, AWS_REGION, AWS_ENDPOINT_URL_S3.";
-    };
-    schedule = lib.mkOption {
-      type = lib.types.str;
-      default = "daily";
-      description = "systemd OnCalendar expression of the backup timer.";
+      description = "Whether to archive WAL and take base backups and dumps into the backup bucket.";
     };
   };
 
   config = lib.mkIf (config.services.inventory-tracker.enable && cfg.enable) {
-    systemd.services.${name} = {
-      description = "Back up the ${db.name} database to S3";
-      after = [ "postgresql.service" "network-online.target" ];
-      requires = [ "postgresql.service" ];
-      wants = [ "network-online.target" ];
-      path = [ pg.package pkgs.awscli2 pkgs.coreutils ];
-      environment = lib.mkIf (cfg.bucket != null) { BACKUP_BUCKET = cfg.bucket; };
-      serviceConfig = {
-        Type = "oneshot";
-        User = "postgres";
-        Group = "postgres";
-        EnvironmentFile = "-${cfg.environmentFile}";
-        PrivateTmp = true;
-        NoNewPrivileges = true;
-        ProtectSystem = "strict";
-        ProtectHome = true;
-        UMask = "0077";
-      };
-      script = ''
-        set -euo pipefail
-        if [ -z "''${BACKUP_BUCKET:-}" ]; then
-          echo "no backup bucket: set services.inventory-tracker.backup.bucket or BACKUP_BUCKET in ${cfg.environmentFile}" >&2
-          exit 1
-        fi
-        stamp=$(date -u +%Y%m%dT%H%M%SZ)
-        dump=/tmp/${db.name}-$stamp.dump
-        pg_dump -p ${toString db.port} --format=custom --no-owner --file="$dump" ${db.name}
-        key="${spec.app.name}/$(uname -n)/${db.name}-$stamp.dump"
-        aws s3 cp --only-show-errors "$dump" "s3://$BACKUP_BUCKET/$key"
-        rm -f "$dump"
-        echo "backup written to s3://$BACKUP_BUCKET/$key"
-      '';
+    services.postgresql.settings = {
+      wal_level = "replica";
+      archive_mode = "on";
+      archive_command = "${backupTool}/bin/inventory-tracker-backup wal-archive %p";
+      archive_timeout = backup.archive_timeout_seconds;
     };
+    # archive_command runs as postgres with the service's environment.
+    systemd.services.postgresql.environment.INVENTORY_TRACKER_BACKUP_ENV = backup.env_file;
 
-    systemd.timers.${name} = {
-      description = "Daily backup of the ${db.name} database";
-      wantedBy = [ "timers.target" ];
-      timerConfig = {
-        OnCalendar = cfg.schedule;
-        Persistent = true;
-        RandomizedDelaySec = "30m";
-      };
-    };
+    environment.systemPackages = [ backupTool dumpTool ];
+
+    systemd.services."${app}-base-backup" = baseBackup.service;
+    systemd.timers."${app}-base-backup" = baseBackup.timer;
+    systemd.services."${app}-pg-dump" = dump.service;
+    systemd.timers."${app}-pg-dump" = dump.timer;
   };
 }

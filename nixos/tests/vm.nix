@@ -21,7 +21,14 @@ pkgs.testers.runNixOSTest {
   nodes.machine = { pkgs, ... }: {
     imports = [ ../configuration.nix ];
     services.inventory-tracker.package = pkgs.callPackage ../pkgs/standin-app.nix { };
-    services.inventory-tracker.backup.bucket = "${spec.backup.bucket_prefix}-vmtest";
+    # No S3 in the VM: the backup settings name a bucket nothing serves; the units must exist.
+    environment.etc."${pkgs.lib.removePrefix "/etc/" spec.backup.env_file}".text = ''
+      BACKUP_BUCKET=${spec.backup.bucket_prefix}-vmtest
+      BARMAN_SERVER=${spec.backup.server_name}
+      WAL_PREFIX=${spec.backup.wal_prefix}
+      DUMP_PREFIX=${spec.backup.dump_prefix}
+      DATABASE=${db.name}
+    '';
     environment.etc."${pkgs.lib.removePrefix "/etc/" spec.app.env_file}" = {
       mode = "0600";
       user = spec.app.user;
@@ -116,8 +123,10 @@ pkgs.testers.runNixOSTest {
         machine.succeed("systemctl show -p User --value ${spec.app.name}.service | grep -qx ${spec.app.user}")
 
     with subtest("the backup service and timer exist"):
-        machine.succeed("systemctl cat ${spec.app.name}-backup.service")
-        machine.succeed("systemctl is-enabled ${spec.app.name}-backup.timer")
-        machine.succeed("systemctl list-timers --all | grep -q ${spec.app.name}-backup.timer")
+        for job in ("base-backup", "pg-dump"):
+            machine.succeed(f"systemctl cat ${spec.app.name}-{job}.service")
+            machine.succeed(f"systemctl is-enabled ${spec.app.name}-{job}.timer")
+            machine.succeed(f"systemctl list-timers --all | grep -q ${spec.app.name}-{job}.timer")
+        machine.succeed("runuser -u postgres -- psql -Atc 'SHOW archive_mode' | grep -qx on")
   '';
 }

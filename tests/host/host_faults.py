@@ -181,4 +181,5 @@ def repair(deployment: Any, fault: Optional[Fault] = None) -> Any:
     if fault is not None and fault.undo is not None:
         deployment.ssh.sudo(fault.undo(deployment))
 
-    return provision(deployment.ssh, deployment.spec, deployment.db.password.reveal())
+    return provision(deployment.ssh, deployment.spec, deployment.db.password.reveal(),
+                       backup=deployment.config.backup)

@@ -95,7 +95,7 @@ def test_vm_test_check_carries_the_test_script(project, stub_nixpkgs):
     built = nix_in(project, stub_nixpkgs, "build", "--no-link", "--json", ".#checks.x86_64-linux.vm-test")
     script = built_path(built).read_text()
     compile(script, "vm-test", "exec")
-    assert "inventory-tracker-backup.timer" in script
+    assert "inventory-tracker-{job}.timer" in script and "archive_mode" in script
 
 
 def test_flake_check_fails_when_a_command_is_missing(project, stub_nixpkgs):

@@ -125,14 +125,27 @@ def test_ssh_deploy_user_and_firewall(modules, spec):
     assert ports["app"] not in firewall["allowedTCPPorts"] and ports["postgres"] not in firewall["allowedTCPPorts"]
 
 
-def test_backup_service_and_timer(modules, spec):
-    """The backup unit and its timer exist; the dump goes to the S3 bucket."""
-    name = f"{spec['app']['name']}-backup"
-    service = modules["defined"]["systemd"]["services"][name]
-    timer = modules["defined"]["systemd"]["timers"][name]
-    assert "pg_dump" in service["script"] and "aws s3 cp" in service["script"]
-    assert service["serviceConfig"]["User"] == "postgres"
-    assert timer["timerConfig"]["OnCalendar"] and "timers.target" in timer["wantedBy"]
+def test_backup_services_and_timers(modules, spec):
+    """Base backup and pg_dump units run the shared tools as postgres on the spec's schedules."""
+    app, backup = spec["app"]["name"], spec["backup"]
+    services, timers = modules["defined"]["systemd"]["services"], modules["defined"]["systemd"]["timers"]
+    base, dump = services[f"{app}-base-backup"], services[f"{app}-pg-dump"]
+    assert base["serviceConfig"]["ExecStart"].endswith("inventory-tracker-backup/bin/inventory-tracker-backup base-backup")
+    assert dump["serviceConfig"]["ExecStart"].endswith("pg-dump-to-s3/bin/pg-dump-to-s3")
+    for service in (base, dump):
+        assert service["serviceConfig"]["User"] == "postgres"
+        assert service["environment"]["INVENTORY_TRACKER_BACKUP_ENV"] == backup["env_file"]
+    assert timers[f"{app}-base-backup"]["timerConfig"]["OnCalendar"] == backup["base_backup_calendar"]
+    assert timers[f"{app}-pg-dump"]["timerConfig"]["OnCalendar"] == backup["dump_calendar"]
+    assert all("timers.target" in t["wantedBy"] for t in (timers[f"{app}-base-backup"], timers[f"{app}-pg-dump"]))
+
+
+def test_postgresql_archives_wal_with_the_shared_tool(modules, spec):
+    """archive_mode on, archive_command the shared tool, archive_timeout from the spec (at most 60 s)."""
+    settings = modules["defined"]["services"]["postgresql"]["settings"]
+    assert settings["archive_mode"] == "on" and settings["wal_level"] == "replica"
+    assert settings["archive_command"].endswith("/bin/inventory-tracker-backup wal-archive %p")
+    assert settings["archive_timeout"] == spec["backup"]["archive_timeout_seconds"] <= 60
 
 
 def test_ec2_module_uses_the_amazon_image_and_authorises_the_key_pair(modules, spec):
@@ -152,8 +165,8 @@ def test_vm_test_script_is_python_and_asserts_the_contract(vm, spec):
     ast.parse(vm["testScript"])
     script = vm["testScript"]
     for needle in (f"wait_for_open_port({spec['app']['port']}", f"http://127.0.0.1{spec['app']['health_path']}",
-                   "psql -h 127.0.0.1", f"{spec['app']['name']}-backup.service",
-                   f"{spec['app']['name']}-backup.timer", "permitrootlogin no"):
+                   "psql -h 127.0.0.1", f"{spec['app']['name']}-{{job}}.service",
+                   f"{spec['app']['name']}-{{job}}.timer", "SHOW archive_mode", "permitrootlogin no"):
         assert needle in script, needle
     assert vm["machineImports"][0].endswith("nixos/configuration.nix")
     assert vm["machine"]["services"]["inventory-tracker"]["package"]["_callPackage"].endswith("standin-app.nix")

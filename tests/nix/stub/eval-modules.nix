@@ -14,6 +14,11 @@ let
     openssl = stub "openssl";
     awscli2 = stub "awscli2";
     coreutils = stub "coreutils";
+    barman = stub "barman";
+    python3.withPackages = select: stub "python3-env";
+    # Stand-ins for the writers: the store path, with the text kept for the tests to read.
+    writeShellApplication = { name, text, runtimeInputs ? [ ] }: stub name;
+    writeScriptBin = name: text: stub name;
   };
   # The modules configuration.nix imports (checked against its `imports` by the test).
   moduleFiles = (import (nixos + "/configuration.nix") { }).imports;

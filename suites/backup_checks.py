@@ -1,0 +1,349 @@
+"""Backup checks: WAL archiving, fresh base backups and dumps, and restores that really work.
+
+Each check raises AssertionError with what is wrong and where (bucket, key, age,
+setting). They run the host's own backup tools (``nixos/backup/``, installed by
+the NixOS module or the sandbox provisioner) over SSH, and read the bucket
+through the run's AWS API.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+import shlex
+import time
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from harness.errors import HarnessError
+from harness.redaction import redact
+from harness.retry import wait_until
+
+ARCHIVE_DEADLINE = 30.0  # seconds a switched WAL segment may take to reach the bucket
+RESTORE_DIR = "/var/lib/postgresql/restore-check"  # scratch cluster's data directory (removed afterwards)
+RESTORE_PORT = 5499  # the scratch cluster's port (socket only, never TCP)
+RESTORE_TIMEOUT = 180.0
+DUMP_FILE = "/var/lib/postgresql/restore-check.dump"
+DUMP_DB = "restore_check_dump"
+MARKER_TABLE = "backup_restore_marker"  # in the postgres database: outside the app's data and dumps
+COUNT_ROWS = (
+    "SELECT table_schema || '.' || table_name, (xpath('/row/c/text()', query_to_xml(format("
+    "'SELECT count(*) AS c FROM %I.%I', table_schema, table_name), false, true, '')))[1]::text "
+    "FROM information_schema.tables WHERE table_type = 'BASE TABLE' "
+    "AND table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1"
+)
+
+
+@dataclass(frozen=True)
+class BackupLocation:
+    """Where the deployment's backups are in the bucket (spec.json backup.*)."""
+
+    bucket: str
+    server: str
+    wal_prefix: str
+    dump_prefix: str
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.bucket}/{self.wal_prefix}/{self.server}"
+
+    @property
+    def base_prefix(self) -> str:
+        return f"{self.wal_prefix}/{self.server}/base/"
+
+    @property
+    def dumps_prefix(self) -> str:
+        return f"{self.dump_prefix}/{self.server}/"
+
+    def wal_key_prefix(self, segment: str) -> str:
+        """barman-cloud's key of a WAL segment (before its compression suffix)."""
+        return f"{self.wal_prefix}/{self.server}/wals/{segment[:16]}/{segment}"
+
+
+def location(deployment: Any) -> BackupLocation:
+    backup = deployment.spec["backup"]
+    return BackupLocation(deployment.infra.backup_bucket, backup["server_name"], backup["wal_prefix"],
+                          backup["dump_prefix"])
+
+
+def as_postgres(deployment: Any, command: str, *, timeout: float = 120, stdin: Optional[str] = None) -> Any:
+    """Run ``command`` on the host as the postgres user (with the backup settings in its environment)."""
+    env_file = deployment.spec["backup"]["env_file"]
+    wrapped = f"cd / && runuser -u postgres -- env INVENTORY_TRACKER_BACKUP_ENV={shlex.quote(env_file)} " \
+              f"PATH=/usr/local/bin:/run/current-system/sw/bin:/usr/bin:/bin {command}"
+    return deployment.ssh.sudo(wrapped, check=False, timeout=timeout,
+                               stdin=stdin.encode() if stdin is not None else None)
+
+
+def sql(deployment: Any, query: str, *, database: str = "postgres", extra: str = "") -> str:
+    """Run ``query`` as the postgres superuser (socket, peer) and return psql's unaligned output."""
+    port = deployment.spec["database"]["port"]
+    result = as_postgres(deployment, f"psql -X -q -At -v ON_ERROR_STOP=1 -p {port} {extra} -d {shlex.quote(database)}",
+                         stdin=query)
+    if result.exit_status != 0:
+        raise HarnessError(f"psql on the host failed: {redact(result.stderr.strip()[-600:])}")
+    return str(result.stdout).strip()
+
+
+def _objects(s3: Any, bucket: str, prefix: str) -> list[dict[str, Any]]:
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    return [item for page in pages for item in page.get("Contents", [])]
+
+
+def _archiver_state(deployment: Any) -> dict[str, str]:
+    row = sql(deployment, "SELECT archived_count, coalesce(last_archived_wal, ''), "
+                          "coalesce(last_archived_time::text, ''), failed_count, coalesce(last_failed_wal, ''), "
+                          "coalesce(last_failed_time::text, ''), "
+                          "coalesce(last_failed_time > coalesce(last_archived_time, '-infinity'), false) "
+                          "FROM pg_stat_archiver")
+    keys = ("archived_count", "last_archived_wal", "last_archived_time", "failed_count", "last_failed_wal",
+            "last_failed_time", "failing")
+    return dict(zip(keys, row.split("|")))
+
+
+def _archiver_log(deployment: Any, lines: int = 8) -> str:
+    """The last archiver complaints in PostgreSQL's log (redacted), to name the failing call."""
+    result = deployment.ssh.sudo(
+        "tail -n 400 /var/log/postgresql/postgresql-*-main.log 2>/dev/null "
+        "|| journalctl -u postgresql.service -n 400 --no-pager", check=False, timeout=30)
+    wanted = [line for line in str(result.stdout).splitlines()
+              if "archive" in line.lower() or "error" in line.lower() or "denied" in line.lower()]
+    return redact("\n".join(wanted[-lines:])) or "(nothing about archiving in PostgreSQL's log)"
+
+
+def write_marker(deployment: Any) -> tuple[str, str]:
+    """A marker row (id, payload) in the postgres database, written now."""
+    marker, payload = secrets.token_hex(8), secrets.token_hex(16)
+    sql(deployment, f"CREATE TABLE IF NOT EXISTS {MARKER_TABLE} (id text PRIMARY KEY, payload text NOT NULL, "
+                    f"written_at timestamptz NOT NULL DEFAULT now());"
+                    f"INSERT INTO {MARKER_TABLE} (id, payload) VALUES ('{marker}', '{payload}');")
+    return marker, payload
+
+
+def archive_now(deployment: Any, deadline: float = ARCHIVE_DEADLINE) -> tuple[str, float]:
+    """Switch to a new WAL segment and wait until the old one is in the bucket: (its key, seconds it took)."""
+    where = location(deployment)
+    s3 = deployment.aws.client("s3")
+    segment = sql(deployment, "SELECT pg_walfile_name(pg_switch_wal())")
+    prefix = where.wal_key_prefix(segment)
+    start = time.monotonic()
+
+    def archived() -> Optional[str]:
+        found = _objects(s3, where.bucket, prefix)
+        return found[0]["Key"] if found else None
+
+    try:
+        key = wait_until(f"WAL segment {segment} in s3://{where.bucket}/{prefix}", archived, timeout=deadline,
+                         interval=0.2)
+    except HarnessError:
+        state = _archiver_state(deployment)
+        raise AssertionError(
+            f"WAL segment {segment} did not reach s3://{where.bucket}/{prefix}* within {deadline:.0f} s; "
+            f"pg_stat_archiver: failed_count={state.get('failed_count')}, last_failed_wal="
+            f"{state.get('last_failed_wal') or '-'}, last_archived_wal={state.get('last_archived_wal') or '-'}; "
+            f"archive_command={sql(deployment, 'SHOW archive_command')!r}; PostgreSQL's log:\n"
+            f"{_archiver_log(deployment)}") from None
+    return key, time.monotonic() - start
+
+
+def check_wal_archiving(deployment: Any) -> float:
+    """A switched WAL segment reaches the bucket within 30 s; the archiver's last failure is older than its last success.
+
+    Returns the delivery latency in seconds.
+    """
+    write_marker(deployment)
+    _, latency = archive_now(deployment)
+    state = _archiver_state(deployment)
+    assert state.get("failing") != "t", (
+        f"pg_stat_archiver's last failure ({state.get('last_failed_wal')} at {state.get('last_failed_time')}) is "
+        f"newer than its last success ({state.get('last_archived_wal')} at {state.get('last_archived_time')}); "
+        f"PostgreSQL's log:\n{_archiver_log(deployment)}")
+    return latency
+
+
+def _newest(objects: list[dict[str, Any]], suffix: str) -> Optional[dict[str, Any]]:
+    matching = [o for o in objects if o["Key"].endswith(suffix)]
+    return max(matching, key=lambda o: o["LastModified"]) if matching else None
+
+
+def _check_fresh(deployment: Any, prefix: str, suffix: str, what: str, interval_key: str) -> None:
+    where = location(deployment)
+    backup = deployment.spec["backup"]
+    allowed = backup[interval_key] + backup["freshness_slack_seconds"]
+    newest = _newest(_objects(deployment.aws.client("s3"), where.bucket, prefix), suffix)
+    assert newest is not None, (
+        f"no {what} in s3://{where.bucket}/{prefix} (nothing ending in {suffix}); the host's backup timer or its "
+        "first run at configuration did not write one")
+    age = (dt.datetime.now(dt.timezone.utc) - newest["LastModified"]).total_seconds()
+    assert age <= allowed, (
+        f"the newest {what} s3://{where.bucket}/{newest['Key']} is {age:.0f} s old; its schedule allows "
+        f"{allowed} s (spec.json backup.{interval_key} + freshness_slack_seconds)")
+
+
+def check_base_backup_fresh(deployment: Any) -> None:
+    """A base backup exists in the bucket and is younger than its schedule plus slack."""
+    _check_fresh(deployment, location(deployment).base_prefix, "/backup.info", "base backup",
+                 "base_backup_interval_seconds")
+
+
+def check_dump_fresh(deployment: Any) -> None:
+    """A pg_dump exists in the bucket and is younger than its schedule plus slack."""
+    _check_fresh(deployment, location(deployment).dumps_prefix, ".dump", "pg_dump", "dump_interval_seconds")
+
+
+def newest_base_backup_id(deployment: Any) -> str:
+    """The id of the newest complete base backup, as barman-cloud lists it on the host."""
+    result = as_postgres(deployment, "inventory-tracker-backup list", timeout=60)
+    assert result.exit_status == 0, (
+        f"barman-cloud-backup-list failed on the host for {location(deployment).url}: "
+        f"{redact(str(result.stderr).strip()[-600:])}")
+    backups = [b for b in json.loads(result.stdout or "{}").get("backups_list", []) if b.get("status") == "DONE"]
+    assert backups, f"no complete base backup in {location(deployment).url}"
+    return str(backups[-1]["backup_id"])
+
+
+def _pg_bin(deployment: Any) -> str:
+    found = deployment.ssh.run("command -v pg_ctl || ls -d /usr/lib/postgresql/*/bin/pg_ctl | sort -V | tail -n 1",
+                               check=False, timeout=20)
+    path = str(found.stdout).strip().splitlines()
+    if not path:
+        raise HarnessError("pg_ctl not found on the host (neither on PATH nor under /usr/lib/postgresql)")
+    return path[-1].rsplit("/", 1)[0]
+
+
+def scratch_config(env_file: str) -> str:
+    """postgresql.conf of the scratch cluster: socket only, own port, recovery from the bucket, no archiving."""
+    return "\n".join([
+        "# Scratch cluster of the restore check (removed afterwards).",
+        f"port = {RESTORE_PORT}",
+        "listen_addresses = ''",
+        f"unix_socket_directories = '{RESTORE_DIR}'",
+        f"hba_file = '{RESTORE_DIR}/pg_hba.conf'",
+        f"ident_file = '{RESTORE_DIR}/pg_ident.conf'",
+        "archive_mode = off",
+        "shared_buffers = 32MB",
+        f"restore_command = 'env INVENTORY_TRACKER_BACKUP_ENV={env_file} inventory-tracker-backup wal-restore %f %p'",
+        "recovery_target_timeline = 'latest'",
+        "",
+    ])
+
+
+def restore_base_backup(deployment: Any, backup_id: str) -> float:
+    """Restore ``backup_id`` + archived WAL into the scratch cluster and start it until promoted; seconds taken."""
+    start = time.monotonic()
+    pg_bin = _pg_bin(deployment)
+    env_file = deployment.spec["backup"]["env_file"]
+    remove_scratch_cluster(deployment, pg_bin)
+    deployment.ssh.sudo(f"install -d -o postgres -g postgres -m 0700 {RESTORE_DIR}")
+    restored = as_postgres(deployment, f"inventory-tracker-backup restore {shlex.quote(backup_id)} {RESTORE_DIR}",
+                           timeout=RESTORE_TIMEOUT)
+    assert restored.exit_status == 0, (
+        f"barman-cloud-restore of base backup {backup_id} from {location(deployment).url} failed: "
+        f"{redact(str(restored.stderr or restored.stdout).strip()[-800:])}")
+    files = {"postgresql.conf": scratch_config(env_file), "pg_hba.conf": "local all postgres peer\n",
+             "pg_ident.conf": "", "recovery.signal": ""}
+    for name, text in files.items():
+        as_postgres(deployment, f"tee {RESTORE_DIR}/{name} >/dev/null", stdin=text)
+    started = as_postgres(deployment, f"{pg_bin}/pg_ctl -D {RESTORE_DIR} -l {RESTORE_DIR}/startup.log -w "
+                                      f"-t {int(RESTORE_TIMEOUT)} start", timeout=RESTORE_TIMEOUT + 30)
+
+    def log_tail() -> str:
+        return redact(str(deployment.ssh.sudo(f"tail -n 25 {RESTORE_DIR}/startup.log", check=False).stdout))
+
+    assert started.exit_status == 0, (
+        f"the scratch cluster restored from base backup {backup_id} did not start (recovery from "
+        f"{location(deployment).url} failed):\n{log_tail()}")
+
+    def promoted() -> bool:
+        return sql(deployment, "SELECT pg_is_in_recovery()", extra=f"-h {RESTORE_DIR} -p {RESTORE_PORT}") == "f"
+
+    try:
+        wait_until(f"the restored cluster to finish recovery from {location(deployment).url}", promoted,
+                   timeout=RESTORE_TIMEOUT, interval=0.25)
+    except HarnessError:
+        raise AssertionError(f"the cluster restored from base backup {backup_id} did not reach a consistent, "
+                             f"promoted state:\n{log_tail()}") from None
+    return time.monotonic() - start
+
+
+def remove_scratch_cluster(deployment: Any, pg_bin: Optional[str] = None) -> None:
+    """Stop and remove the restore check's scratch cluster, if any."""
+    pg_bin = pg_bin or _pg_bin(deployment)
+    as_postgres(deployment, f"test ! -f {RESTORE_DIR}/postmaster.pid || {pg_bin}/pg_ctl -D {RESTORE_DIR} "
+                            "-m immediate -w stop", timeout=60)
+    deployment.ssh.sudo(f"rm -rf {RESTORE_DIR}", check=False, timeout=60)
+
+
+def check_base_backup_restores(deployment: Any) -> dict[str, Any]:
+    """The newest base backup plus archived WAL restores into a scratch cluster that holds a just-written marker.
+
+    Returns what was restored (backup id, the marker's WAL segment, seconds).
+    """
+    marker, payload = write_marker(deployment)
+    key, _ = archive_now(deployment)
+    backup_id = newest_base_backup_id(deployment)
+    try:
+        seconds = restore_base_backup(deployment, backup_id)
+        found = sql(deployment, f"SELECT payload FROM {MARKER_TABLE} WHERE id = '{marker}'",
+                    extra=f"-h {RESTORE_DIR} -p {RESTORE_PORT}")
+    finally:
+        remove_scratch_cluster(deployment)
+    assert found == payload, (
+        f"the marker row {marker} written before the restore (archived as {key}) is "
+        f"{'missing' if not found else 'different'} in the cluster restored from base backup {backup_id} of "
+        f"{location(deployment).url}")
+    return {"backup_id": backup_id, "wal": key, "seconds": round(seconds, 1)}
+
+
+def _row_counts(deployment: Any, database: str) -> dict[str, int]:
+    rows = sql(deployment, COUNT_ROWS, database=database)
+    return {line.split("|")[0]: int(line.split("|")[1]) for line in rows.splitlines() if "|" in line}
+
+
+def check_dump_restores(deployment: Any) -> dict[str, int]:
+    """The newest pg_dump restores with pg_restore into a scratch database whose row counts match the live one."""
+    database = deployment.spec["database"]["name"]
+    port = deployment.spec["database"]["port"]
+    fetched = as_postgres(deployment, f"pg-dump-to-s3 --fetch-latest {DUMP_FILE}", timeout=120)
+    assert fetched.exit_status == 0, (
+        f"fetching the newest pg_dump from s3://{location(deployment).bucket}/{location(deployment).dumps_prefix} "
+        f"failed: {redact(str(fetched.stderr).strip()[-600:])}")
+    key = str(fetched.stdout).strip()
+    try:
+        sql(deployment, f"DROP DATABASE IF EXISTS {DUMP_DB}; CREATE DATABASE {DUMP_DB};")
+        restored = as_postgres(deployment, f"pg_restore --no-owner --exit-on-error -p {port} -d {DUMP_DB} {DUMP_FILE}",
+                               timeout=300)
+        assert restored.exit_status == 0, (
+            f"pg_restore of s3://{location(deployment).bucket}/{key} failed: "
+            f"{redact(str(restored.stderr).strip()[-600:])}")
+        live, copy = _row_counts(deployment, database), _row_counts(deployment, DUMP_DB)
+    finally:
+        sql(deployment, f"DROP DATABASE IF EXISTS {DUMP_DB};")
+        deployment.ssh.sudo(f"rm -f {DUMP_FILE}", check=False)
+    assert live, f"the live database {database} has no tables to compare the dump with"
+    assert copy == live, (
+        f"the dump s3://{location(deployment).bucket}/{key} restores to other row counts than the live database "
+        f"{database}: dump {copy}, live {live}")
+    return copy
+
+
+def check_lifecycle_keeps_retention(deployment: Any) -> None:
+    """The bucket's lifecycle moves nothing to Glacier or expires it before the backup retention is over."""
+    bucket = deployment.infra.backup_bucket
+    backup = deployment.spec["backup"]
+    keep_days = backup["retention_days"] + -(-backup["base_backup_interval_seconds"] // 86400) + 1
+    rules = deployment.aws.client("s3").get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    too_early = []
+    for rule in rules:
+        if rule.get("Status") != "Enabled":
+            continue
+        for transition in rule.get("Transitions", []):
+            if transition.get("Days") is not None and transition["Days"] <= keep_days:
+                too_early.append(f"rule {rule.get('ID')} moves objects to {transition.get('StorageClass')} after "
+                                 f"{transition['Days']} days")
+        expiration = rule.get("Expiration", {})
+        if expiration.get("Days") is not None and expiration["Days"] <= keep_days:
+            too_early.append(f"rule {rule.get('ID')} expires objects after {expiration['Days']} days")
+    assert not too_early, (
+        f"bucket {bucket}: {'; '.join(too_early)}, but a restore may need objects for {keep_days} days "
+        "(spec.json backup.retention_days + one base-backup interval + 1); barman-cloud cannot restore from Glacier")
