@@ -9,4 +9,5 @@ pytest_plugins = [
     "fixtures.stage_instance",
     "fixtures.stage_host",
     "fixtures.deployment",
+    "fixtures.stage_drill",
 ]

@@ -181,6 +181,13 @@ class Terraform:
     def apply(self, var_file: Path, variables: dict[str, Any]) -> None:
         self._run("apply", lambda: self.tf.apply(tf_var_file=str(var_file), tf_vars=variables))
 
+    def replace(self, var_file: Path, variables: dict[str, Any], addresses: list[str]) -> None:
+        """``terraform apply -replace=ADDRESS ...``: destroy and recreate those resources (the DR drill)."""
+        args = tftest.parse_args(input=False, color=False, auto_approve=True, tf_vars=variables,
+                                 tf_var_file=str(var_file))
+        args += [f"-replace={address}" for address in addresses]
+        self._run("apply -replace", lambda: self.tf.execute_command("apply", *args))
+
     def destroy(self, var_file: Path, variables: dict[str, Any]) -> None:
         self._run("destroy", lambda: self.tf.destroy(tf_var_file=str(var_file), tf_vars=variables))
 

@@ -128,6 +128,22 @@ resource "aws_instance" "app" {
   }
 }
 
+# The service's address outlives the instance: the DR drill replaces the instance
+# (terraform apply -replace=aws_instance.app) and the Elastic IP follows it, so
+# clients and DNS records that point at the address need no change.
+resource "aws_eip" "app" {
+  domain = "vpc"
+
+  tags = {
+    Name = "${local.name}-app"
+  }
+}
+
+resource "aws_eip_association" "app" {
+  instance_id   = aws_instance.app.id
+  allocation_id = aws_eip.app.id
+}
+
 resource "aws_s3_bucket" "backups" {
   #checkov:skip=CKV_AWS_18:Server access logging needs a second bucket; only the instance's backup credential writes here and CloudTrail records bucket-level API calls.
   #checkov:skip=CKV_AWS_144:Cross-region replication doubles storage cost; the backups are themselves the copy of the database, and the infrastructure is re-creatable in another region from this code.

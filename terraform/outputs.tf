@@ -4,8 +4,13 @@ output "instance_id" {
 }
 
 output "public_ip" {
-  description = "Public IPv4 address of the instance (empty when it has none)."
-  value       = aws_instance.app.public_ip
+  description = "The service's public IPv4 address: the Elastic IP, which follows a replaced instance."
+  value       = aws_eip.app.public_ip
+}
+
+output "eip_allocation_id" {
+  description = "Allocation id of the service's Elastic IP."
+  value       = aws_eip.app.id
 }
 
 output "security_group_id" {

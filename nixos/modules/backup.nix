@@ -77,11 +77,43 @@ in
       archive_mode = "on";
       archive_command = "${backupTool}/bin/inventory-tracker-backup wal-archive %p";
       archive_timeout = backup.archive_timeout_seconds;
+      # Used only when the cluster starts with recovery.signal (a restore).
+      restore_command = "${backupTool}/bin/inventory-tracker-backup wal-restore %f %p";
     };
     # archive_command runs as postgres with the service's environment.
     systemd.services.postgresql.environment.INVENTORY_TRACKER_BACKUP_ENV = backup.env_file;
 
     environment.systemPackages = [ backupTool dumpTool ];
+
+    # The recovery path: a new host (no cluster yet) whose bucket holds a base backup starts
+    # from it and the archived WAL instead of an empty cluster (postgresql's own start-up
+    # only initialises an empty data directory).
+    systemd.services."${app}-restore" = {
+      description = "Restore PostgreSQL from the backup bucket on a new host";
+      wantedBy = [ "postgresql.service" ];
+      before = [ "postgresql.service" ];
+      after = [ "network-online.target" ];
+      wants = [ "network-online.target" ];
+      path = [ backupTool pkgs.jq pkgs.coreutils ];
+      environment.INVENTORY_TRACKER_BACKUP_ENV = backup.env_file;
+      unitConfig.ConditionPathExists = [ "!${pg.dataDir}/PG_VERSION" backup.env_file ];
+      serviceConfig = {
+        Type = "oneshot";
+        User = "postgres";
+        Group = "postgres";
+      };
+      script = ''
+        id=$(inventory-tracker-backup list | jq -r '[.backups_list[] | select(.status == "DONE")] | last | .backup_id // empty')
+        if [ -z "$id" ]; then
+          echo "no base backup in the bucket: a new cluster is initialised"
+          exit 0
+        fi
+        install -d -m 0700 ${pg.dataDir}
+        inventory-tracker-backup restore "$id" ${pg.dataDir}
+        touch ${pg.dataDir}/recovery.signal
+        echo "restored base backup $id; PostgreSQL recovers the archived WAL at start"
+      '';
+    };
 
     systemd.services."${app}-base-backup" = baseBackup.service;
     systemd.timers."${app}-base-backup" = baseBackup.timer;

@@ -15,6 +15,7 @@ let
     awscli2 = stub "awscli2";
     coreutils = stub "coreutils";
     barman = stub "barman";
+    jq = stub "jq";
     python3.withPackages = select: stub "python3-env";
     # Stand-ins for the writers: the store path, with the text kept for the tests to read.
     writeShellApplication = { name, text, runtimeInputs ? [ ] }: stub name;
@@ -57,6 +58,7 @@ let
   # What nixpkgs' own modules would provide, as far as our modules read it.
   nixpkgsConfig = {
     services.postgresql.package = stub "postgresql-16";
+    services.postgresql.dataDir = "/var/lib/postgresql/16";
     services.nginx.group = "nginx";
     users.users.${spec.deploy_user} = { home = "/home/${spec.deploy_user}"; group = "users"; };
   };
