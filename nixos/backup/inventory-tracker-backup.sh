@@ -48,7 +48,9 @@ case "$command" in
         exec barman-cloud-wal-restore "${common[@]}" "$url" "$BARMAN_SERVER" "$1" "$2"
         ;;
     base-backup)
-        barman-cloud-backup "${common[@]}" --gzip --port "${PGPORT:-5432}" "$url" "$BARMAN_SERVER"
+        # An immediate checkpoint: a spread one makes the backup wait minutes on an idle server.
+        barman-cloud-backup "${common[@]}" --gzip --immediate-checkpoint --port "${PGPORT:-5432}" \
+            "$url" "$BARMAN_SERVER"
         barman-cloud-backup-delete "${common[@]}" \
             --retention-policy "RECOVERY WINDOW OF ${RETENTION_DAYS:-7} DAYS" "$url" "$BARMAN_SERVER"
         ;;
