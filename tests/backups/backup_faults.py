@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
+from harness.bucket import delete_every_version
 from suites import backup_checks
 
 CHECKS: dict[str, Callable[[Any], Any]] = {
@@ -82,10 +83,7 @@ def _delete_recent(deployment: Any, prefix: str) -> None:
     horizon = max(backup["base_backup_interval_seconds"], backup["dump_interval_seconds"]) \
         + backup["freshness_slack_seconds"]
     cutoff = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=horizon)
-    listed = s3.list_objects_v2(Bucket=deployment.infra.backup_bucket, Prefix=prefix).get("Contents", [])
-    for item in listed:
-        if item["LastModified"] > cutoff:
-            s3.delete_object(Bucket=deployment.infra.backup_bucket, Key=item["Key"])
+    delete_every_version(s3, deployment.infra.backup_bucket, prefix, lambda version: version["LastModified"] > cutoff)
 
 
 def _delete_newest_base_backup(deployment: Any) -> None:
