@@ -14,7 +14,7 @@ from harness.errors import HarnessError
 from harness.logblock import STAGE_TIMES
 from harness.options import ENVIRONMENTS, RunOptions
 from harness.plugin.environment import select_environment
-from harness.redaction import install_log_redaction
+from harness.redaction import install_log_redaction, redact
 from harness.spec import REPO_ROOT
 from harness.terraform import terraform_binary, validate_tfvars
 
@@ -159,7 +159,24 @@ class OutcomeRecorder:
             return
         previous = self.results.get(report.nodeid)
         if previous is None or previous.outcome == "passed":
-            self.results[report.nodeid] = CheckResult(report.nodeid, outcome)
+            seconds = report.duration if report.when == "call" else (previous.seconds if previous else 0.0)
+            message = "" if outcome == "passed" else check_message(report)
+            self.results[report.nodeid] = CheckResult(report.nodeid, outcome, round(seconds, 3), message)
+
+
+MESSAGE_LIMIT = 2000  # characters of a failure message kept for the certificate and the report
+
+
+def check_message(report: pytest.TestReport) -> str:
+    """A failed or skipped check's reason: the assertion's message (redacted, shortened), not the traceback."""
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:  # a skip: (path, line, reason)
+        text = str(longrepr[2])
+    else:
+        crash = getattr(longrepr, "reprcrash", None)
+        text = crash.message if crash is not None else str(longrepr or "")
+    text = redact(text.strip())
+    return text if len(text) <= MESSAGE_LIMIT else text[:MESSAGE_LIMIT] + " …"
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -204,7 +221,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if STAGE_TIMES:
         terminalreporter.section("stage timings")
         for stage_time in STAGE_TIMES:
-            terminalreporter.write_line(f"{stage_time.name:<32} {stage_time.seconds:8.1f} s")
+            label = stage_time.name if stage_time.kind == "stage" else f"{stage_time.kind} {stage_time.name}"
+            terminalreporter.write_line(f"{label:<32} {stage_time.seconds:8.1f} s")
         if "run_seconds" in facts:
             terminalreporter.write_line(f"{'whole run (with teardown)':<32} {facts['run_seconds']:8.1f} s")
     if facts.get("certificate_path"):

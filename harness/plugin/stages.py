@@ -15,9 +15,12 @@ HARNESS_ERROR_EXIT = 3
 
 @contextlib.contextmanager
 def stage(name: str) -> Iterator[None]:
-    """Run a stage's setup inside a timed block; a HarnessError stops the session with its message."""
+    """Run a stage's setup inside a timed block; a HarnessError stops the session with its message.
+
+    The certificate records the stage as ``name``; the log shows it as "stage <name>".
+    """
     try:
-        with block(f"stage {name}", stage=True):
+        with block(f"stage {name}", record=name):
             yield
     except HarnessError as exc:
         pytest.exit(redact(f"harness error in stage {name}: {exc}"), returncode=HARNESS_ERROR_EXIT)

@@ -18,14 +18,19 @@ def test_certifiable_needs_a_pass_and_no_failure():
 def test_certificate_fields_and_per_environment_copy(tmp_path):
     document = build_certificate(
         "sandbox", "it00000001", [CheckResult("suites/test_x.py::test_y", "passed")],
-        [StageTime("stage infra", 31.5)], ["aws_instance.app"],
+        [StageTime("infra", 31.5, "2026-11-27T07:00:00.000Z", "2026-11-27T07:00:31.500Z"),
+         StageTime("terraform-destroy", 23.0, "2026-11-27T07:01:00.000Z", "2026-11-27T07:01:23.000Z", "teardown")],
+        ["aws_instance.app"],
     )
     path = write_certificate(tmp_path, document)
     written = json.loads(path.read_text())
     assert written["certified"] is True
     assert written["environment"] == "sandbox"
-    assert written["checks"] == [{"id": "suites/test_x.py::test_y", "outcome": "passed"}]
-    assert written["stages"] == [{"name": "stage infra", "seconds": 31.5}]
+    assert written["checks"] == [{"id": "suites/test_x.py::test_y", "outcome": "passed", "seconds": 0.0, "message": ""}]
+    assert written["stages"][0] == {"name": "infra", "seconds": 31.5, "started_at": "2026-11-27T07:00:00.000Z",
+                                    "ended_at": "2026-11-27T07:00:31.500Z", "kind": "stage", "outcome": "finished"}
+    assert written["stages"][1]["kind"] == "teardown" and written["stages"][1]["name"] == "terraform-destroy"
+    assert written["total_seconds"] == 31.5  # set-up stages only
     assert written["resources"] == ["aws_instance.app"]
     assert isinstance(written["dirty"], bool) and written["commit"]
     assert (tmp_path / "certificate-sandbox.json").exists()
