@@ -53,15 +53,21 @@ def build_certificate(
     stages: list[StageTime],
     resources: list[str],
     extra: Optional[dict[str, Any]] = None,
+    *,
+    certified: bool = True,
 ) -> dict[str, Any]:
-    """The certificate document for a fully green run."""
+    """The certificate document for a fully green run.
+
+    With ``certified=False`` the same document records a failed run: it is never written
+    as a certificate, only shown on the run's report page.
+    """
     commit, dirty = git_commit()
     document: dict[str, Any] = {
         "environment": environment,
         "run_id": run_id,
         "commit": commit,
         "dirty": dirty,
-        "certified": True,
+        "certified": certified,
         "issued_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "checks": [asdict(c) for c in checks],
         "stages": [asdict(s) for s in stages],

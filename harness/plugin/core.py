@@ -14,6 +14,7 @@ from harness.errors import HarnessError
 from harness.logblock import STAGE_TIMES
 from harness.options import ENVIRONMENTS, RunOptions
 from harness.plugin.environment import select_environment
+from harness.plugin.run_report import failure_reason, write_run_reports
 from harness.redaction import install_log_redaction, redact
 from harness.spec import REPO_ROOT
 from harness.terraform import terraform_binary, validate_tfvars
@@ -181,6 +182,7 @@ def check_message(report: pytest.TestReport) -> str:
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     session.config.stash[RUN_FACTS]["started"] = time.monotonic()
+    session.config.stash[RUN_FACTS]["started_epoch"] = time.time()
 
 
 # trylast: after the session fixtures' teardown (destroy, container removal), whose errors count too.
@@ -194,24 +196,29 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return  # not a certification run (the project's own tests, or only listing)
     facts["run_seconds"] = round(time.monotonic() - facts["started"], 2)
     # A certificate certifies a deployment: the stage chain must have run (a run id exists).
-    if exitstatus == 0 and certifiable(checks) and facts.get("run_id"):
-        document = build_certificate(
-            environment=options.environment,
-            run_id=facts.get("run_id", ""),
-            checks=checks,
-            stages=list(STAGE_TIMES),
-            resources=facts.get("resources", []),
-            extra={
-                "policy": options.policy,
-                "selection": facts["selection"],
-                # the whole run: set-up, checks and teardown
-                "run_seconds": facts["run_seconds"],
-                **facts.get("certificate_extra", {}),
-            },
-        )
+    certified = bool(exitstatus == 0 and certifiable(checks) and facts.get("run_id"))
+    document = build_certificate(
+        environment=options.environment,
+        run_id=facts.get("run_id", ""),
+        checks=checks,
+        stages=list(STAGE_TIMES),
+        resources=facts.get("resources", []),
+        extra={
+            "policy": options.policy,
+            "selection": facts["selection"],
+            # the whole run: set-up, checks and teardown
+            "run_seconds": facts["run_seconds"],
+            **facts.get("certificate_extra", {}),
+        },
+        certified=certified,
+    )
+    if certified:
         facts["certificate_path"] = str(write_certificate(options.reports_dir, document))
-    elif remove_certificate(options.reports_dir):
-        facts["certificate_removed"] = True
+    else:
+        document["failure"] = {"exit_status": int(exitstatus), "reason": failure_reason(checks, facts, int(exitstatus))}
+        if remove_certificate(options.reports_dir):
+            facts["certificate_removed"] = True
+    facts["report_paths"] = write_run_reports(options.reports_dir, document, facts["started_epoch"])
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
@@ -230,5 +237,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         terminalreporter.write_line(f"CERTIFIED{partial}: {facts['certificate_path']}", green=True, bold=True)
     elif facts.get("certification_run") and not config.option.collectonly:
         terminalreporter.write_line("NOT CERTIFIED: a check failed or did not run; no certificate written", red=True, bold=True)
+    for path in facts.get("report_paths", []):
+        terminalreporter.write_line(f"report page: {path}")
     for line in facts.get("kept", []):
         terminalreporter.write_line(line, yellow=True)

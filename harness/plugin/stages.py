@@ -11,6 +11,8 @@ from harness.logblock import block
 from harness.redaction import redact
 
 HARNESS_ERROR_EXIT = 3
+# The messages of harness errors that ended the run (redacted), for the failed run's report page.
+HARNESS_ERRORS: list[str] = []
 
 
 @contextlib.contextmanager
@@ -23,4 +25,6 @@ def stage(name: str) -> Iterator[None]:
         with block(f"stage {name}", record=name):
             yield
     except HarnessError as exc:
-        pytest.exit(redact(f"harness error in stage {name}: {exc}"), returncode=HARNESS_ERROR_EXIT)
+        message = redact(f"harness error in stage {name}: {exc}")
+        HARNESS_ERRORS.append(message)
+        pytest.exit(message, returncode=HARNESS_ERROR_EXIT)
