@@ -28,7 +28,7 @@ class StageTime:
     seconds: float  # duration, measured on the monotonic clock
     started_at: str = ""  # ISO-8601 UTC with milliseconds, e.g. 2026-11-27T07:00:01.250Z
     ended_at: str = ""
-    kind: str = STAGE  # stage | teardown
+    kind: str = STAGE  # stage | teardown | checks (the span of the certification checks)
     outcome: str = "finished"  # finished | failed
 
 

@@ -18,7 +18,7 @@ def _record(name: str, start: float, end: float, kind: str = "stage", outcome: s
 
 STAGES = [
     _record("aws", 0, 0.5), _record("infra", 0.5, 67.5), _record("instance", 67.5, 69.4),
-    _record("host", 69.4, 78.1),
+    _record("host", 69.4, 78.1), _record("checks", 78.2, 109.5, "checks"),
     _record("instance-remove", 110, 113, "teardown"), _record("terraform-destroy", 113, 136, "teardown"),
     _record("moto-stop", 136, 136.2, "teardown"),
 ]

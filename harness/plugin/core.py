@@ -4,17 +4,17 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import pytest
 
 from harness import interrupt
 from harness.certificate import CheckResult, build_certificate, certifiable, remove_certificate, write_certificate
 from harness.errors import HarnessError
-from harness.logblock import STAGE_TIMES
+from harness.logblock import STAGE_TIMES, StageTime, utc_iso
 from harness.options import ENVIRONMENTS, RunOptions
 from harness.plugin.environment import select_environment
-from harness.plugin.run_report import failure_reason, write_run_reports
+from harness.plugin.run_report import failure_reason, write_dr_report, write_run_reports
 from harness.redaction import install_log_redaction, redact
 from harness.spec import REPO_ROOT
 from harness.terraform import terraform_binary, validate_tfvars
@@ -148,10 +148,14 @@ class OutcomeRecorder:
 
     def __init__(self, results: dict[str, CheckResult]):
         self.results = results
+        self.window: list[float] = []  # epoch seconds: the first check's start, the last one's end
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if not any(name in report.keywords for name in CERTIFICATION_MARKERS):
             return
+        if report.when == "call":
+            start, stop = report.start, report.stop
+            self.window = [min(self.window[0], start), max(self.window[1], stop)] if self.window else [start, stop]
         if report.failed:
             outcome = "failed" if report.when == "call" else "error"
         else:
@@ -180,6 +184,15 @@ def check_message(report: pytest.TestReport) -> str:
     return text if len(text) <= MESSAGE_LIMIT else text[:MESSAGE_LIMIT] + " …"
 
 
+def timeline_records(stages: list[StageTime], recorder: Optional[OutcomeRecorder]) -> list[StageTime]:
+    """The stage and teardown records with the checks' span (kind ``checks``) between them, in time order."""
+    if recorder is not None and recorder.window:
+        start, stop = recorder.window
+        checks = StageTime("checks", round(stop - start, 2), utc_iso(start), utc_iso(stop), "checks")
+        stages = sorted([*stages, checks], key=lambda record: record.started_at)
+    return stages
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     session.config.stash[RUN_FACTS]["started"] = time.monotonic()
     session.config.stash[RUN_FACTS]["started_epoch"] = time.time()
@@ -201,7 +214,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         environment=options.environment,
         run_id=facts.get("run_id", ""),
         checks=checks,
-        stages=list(STAGE_TIMES),
+        stages=timeline_records(list(STAGE_TIMES), config.pluginmanager.get_plugin("harness-outcome-recorder")),
         resources=facts.get("resources", []),
         extra={
             "policy": options.policy,
@@ -218,7 +231,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         document["failure"] = {"exit_status": int(exitstatus), "reason": failure_reason(checks, facts, int(exitstatus))}
         if remove_certificate(options.reports_dir):
             facts["certificate_removed"] = True
-    facts["report_paths"] = write_run_reports(options.reports_dir, document, facts["started_epoch"])
+    facts["report_paths"] = write_run_reports(options.reports_dir, document)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The drill's page, once every plugin has finished (the drill writes certificate-dr.json)."""
+    facts = config.stash.get(RUN_FACTS, {})
+    if OPTIONS in config.stash and "started_epoch" in facts and not hasattr(config, "workerinput"):
+        for path in write_dr_report(config.stash[OPTIONS].reports_dir, facts["started_epoch"]):
+            print(f"report page: {path}")
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

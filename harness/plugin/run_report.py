@@ -33,17 +33,34 @@ def failure_reason(checks: list[CheckResult], facts: dict[str, Any], exitstatus:
     return f"pytest ended with exit status {exitstatus}"
 
 
-def write_run_reports(reports_dir: Path, document: dict[str, Any], started_epoch: float) -> list[str]:
-    """certificate.html for this run, and certificate-dr.html when this run wrote certificate-dr.json.
+def write_run_reports(reports_dir: Path, document: dict[str, Any]) -> list[str]:
+    """certificate.html for this run (certified or not).
 
-    A page that cannot be rendered is reported on the terminal; it never changes the verdict.
+    A page that cannot be rendered is reported in the log; it never changes the verdict.
     """
-    written = []
+    return _write(document, reports_dir / REPORT_NAME)
+
+
+def write_dr_report(reports_dir: Path, started_epoch: float) -> list[str]:
+    """certificate-dr.html when this run (started at ``started_epoch``) wrote certificate-dr.json.
+
+    Called when pytest unconfigures, after every plugin's session-finish hook, so the drill
+    may write its certificate in any of those.
+    """
+    source = reports_dir / DR_CERTIFICATE_NAME
     try:
-        written.append(str(write_report(document, reports_dir / REPORT_NAME)))
-        dr = reports_dir / DR_CERTIFICATE_NAME
-        if dr.exists() and dr.stat().st_mtime >= started_epoch:
-            written.append(str(write_report(json.loads(dr.read_text()), dr.with_suffix(".html"))))
+        if not source.exists() or source.stat().st_mtime < started_epoch:
+            return []
+        document = json.loads(source.read_text())
+    except (OSError, ValueError) as exc:
+        logging.getLogger("harness").warning("could not read %s for its report page: %s", source, exc)
+        return []
+    return _write(document, source.with_suffix(".html"))
+
+
+def _write(document: dict[str, Any], path: Path) -> list[str]:
+    try:
+        return [str(write_report(document, path))]
     except Exception as exc:  # noqa: BLE001 - a report is a view of the run, not part of its verdict
-        logging.getLogger("harness").warning("could not write the report page: %s", redact(str(exc)))
-    return written
+        logging.getLogger("harness").warning("could not write the report page %s: %s", path, redact(str(exc)))
+        return []

@@ -58,7 +58,7 @@ def page_problems(dom: str, *, verdict: str, bars: list[str], messages: list[str
     if heading is None or heading.group(1).strip() != verdict:
         problems.append(f"verdict: expected {verdict!r}, saw {heading.group(1).strip() if heading else None!r}")
     drawn = [attrs["data-name"] for tag, attrs in Elements(dom).tags
-             if tag == "rect" and attrs.get("data-kind") in ("stage", "teardown")]
+             if tag == "rect" and attrs.get("data-kind") in ("stage", "checks", "teardown")]
     if drawn != bars:
         problems.append(f"timeline bars: expected {bars}, saw {drawn}")
     failed = dom[dom.find('id="failed-checks"'):] if 'id="failed-checks"' in dom else ""

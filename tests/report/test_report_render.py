@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 import pytest
 
 import report_samples as samples
-from harness.plugin.run_report import failure_reason, write_run_reports
+from harness.plugin.run_report import failure_reason, write_dr_report, write_run_reports
 from harness.redaction import register_secret
 from harness.report import render, write_report
 from harness.report.model import BENCH, CERTIFICATION, DR, build_page, kind_of, suite_of
@@ -187,11 +187,17 @@ def test_module_entry_point_renders_beside_the_json(tmp_path):
 
 
 def test_run_reports_render_this_runs_dr_certificate_only(tmp_path):
+    assert write_run_reports(tmp_path, samples.certified()) == [str(tmp_path / "certificate.html")]
+    assert write_dr_report(tmp_path, started_epoch=0) == []  # no drill certificate
     (tmp_path / "certificate-dr.json").write_text(json.dumps(samples.dr()))
-    written = write_run_reports(tmp_path, samples.certified(), started_epoch=0)
-    assert written == [str(tmp_path / "certificate.html"), str(tmp_path / "certificate-dr.html")]
-    (tmp_path / "certificate-dr.html").unlink()
-    assert write_run_reports(tmp_path, samples.certified(), started_epoch=4e9) == [str(tmp_path / "certificate.html")]
+    assert write_dr_report(tmp_path, started_epoch=4e9) == []  # written before this run: not this run's
+    assert write_dr_report(tmp_path, started_epoch=0) == [str(tmp_path / "certificate-dr.html")]
+    assert "OBJECTIVES MET" in (tmp_path / "certificate-dr.html").read_text()
+
+
+def test_a_page_that_cannot_render_does_not_break_the_run(tmp_path, caplog):
+    assert write_run_reports(tmp_path, {"checks": "not a list"}) == []
+    assert "could not write the report page" in caplog.text
 
 
 def test_failure_reasons():

@@ -43,3 +43,16 @@ def test_certificate_never_contains_a_registered_secret(tmp_path):
     document = build_certificate("sandbox", "it1", [CheckResult("x", "passed")], [], [],
                                  extra={"note": "token s3cr3t-token-value"})
     assert "s3cr3t-token-value" not in write_certificate(tmp_path, document).read_text()
+
+
+def test_the_checks_span_is_placed_between_set_up_and_teardown():
+    from harness.plugin.core import OutcomeRecorder, timeline_records
+
+    recorder = OutcomeRecorder({})
+    recorder.window = [1795762900.0, 1795762930.5]  # 07:01:40 to 07:02:10.5 UTC
+    stages = [StageTime("infra", 31.5, "2026-11-27T07:00:00.000Z", "2026-11-27T07:00:31.500Z"),
+              StageTime("moto-stop", 0.5, "2026-11-27T07:03:00.000Z", "2026-11-27T07:03:00.500Z", "teardown")]
+    records = timeline_records(stages, recorder)
+    assert [(r.name, r.kind) for r in records] == [("infra", "stage"), ("checks", "checks"), ("moto-stop", "teardown")]
+    assert records[1].started_at == "2026-11-27T07:01:40.000Z" and records[1].seconds == 30.5
+    assert timeline_records(stages, OutcomeRecorder({})) == stages  # no check ran: no span
