@@ -83,9 +83,11 @@ class Bar:
     end_clock: str
 
     @property
-    def label_inside(self) -> bool:
-        """The duration label goes inside the bar's right end when there is no room after it."""
-        return self.x + self.width + LABEL_ROOM > WIDTH - RIGHT_MARGIN + 14
+    def label_position(self) -> str:
+        """Where the duration label goes: after the bar, inside its right end, or before it (no room)."""
+        if self.x + self.width + LABEL_ROOM <= WIDTH - RIGHT_MARGIN + 14:
+            return "after"
+        return "inside" if self.width >= LABEL_ROOM else "before"
 
 
 @dataclass(frozen=True)

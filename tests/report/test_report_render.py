@@ -86,6 +86,13 @@ def test_layout_keeps_the_time_axis():
     assert [t.x for t in timeline.ticks] == sorted(t.x for t in timeline.ticks)
 
 
+def test_duration_labels_stay_inside_the_picture():
+    spans = [Span("long", "stage", 0.0, 100.0), Span("short-last", "teardown", 100.0, 100.5),
+             Span("first", "stage", 0.0, 10.0)]
+    long, short, first = layout(spans).bars
+    assert (long.label_position, short.label_position, first.label_position) == ("inside", "before", "after")
+
+
 def test_records_without_times_are_laid_end_to_end():
     spans, estimated = spans_from_records([{"name": "stage infra", "seconds": 31.5}, {"name": "host", "seconds": 2}])
     assert estimated and spans[1].start == spans[0].end == 31.5
