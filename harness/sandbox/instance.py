@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from harness.errors import HarnessError
-from harness.logblock import TEARDOWN, block
+from harness.logblock import block
 from harness.probe import InternetProber
 from harness.retry import wait_until
 from harness.sandbox import container, firewall, network
@@ -153,7 +153,7 @@ def sandbox_instance(
 
 def remove_instance(state: SandboxState, run_dir: Path, stop_timeout: float = 20) -> None:
     """Stop the container and remove all it had; HarnessError when something stayed behind."""
-    with block(f"removing sandbox instance {state.run_id}", record="instance-remove", kind=TEARDOWN):
+    with block(f"removing sandbox instance {state.run_id}", record="instance-remove", kind="teardown"):
         problems = cleanup_state(state, run_dir, stop_timeout=stop_timeout)
     if problems:
         raise HarnessError(f"the sandbox instance {state.run_id} was not removed completely: "
