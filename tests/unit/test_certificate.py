@@ -56,3 +56,18 @@ def test_the_checks_span_is_placed_between_set_up_and_teardown():
     assert [(r.name, r.kind) for r in records] == [("infra", "stage"), ("checks", "checks"), ("moto-stop", "teardown")]
     assert records[1].started_at == "2026-11-27T07:01:40.000Z" and records[1].seconds == 30.5
     assert timeline_records(stages, OutcomeRecorder({})) == stages  # no check ran: no span
+
+
+def test_check_message_is_the_assertion_line_redacted_and_short():
+    from types import SimpleNamespace
+
+    from harness.plugin.core import MESSAGE_LIMIT, check_message
+
+    register_secret("hunter2-secret")
+    failed = SimpleNamespace(longrepr=SimpleNamespace(reprcrash=SimpleNamespace(
+        message="AssertionError: port 4000 open (password hunter2-secret)")))
+    assert check_message(failed) == "AssertionError: port 4000 open (password ***)"
+    skipped = SimpleNamespace(longrepr=("suites/test_x.py", 3, "Skipped: no backups here"))
+    assert check_message(skipped) == "Skipped: no backups here"
+    long = SimpleNamespace(longrepr="x" * (MESSAGE_LIMIT + 50))
+    assert len(check_message(long)) == MESSAGE_LIMIT + 2
