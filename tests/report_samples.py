@@ -77,3 +77,25 @@ BENCH: dict[str, Any] = {
                "terraform-destroy": {"min": 21.0, "median": 23.1, "max": 25.0},
                "wall": {"min": 130.0, "median": 135.5, "max": 141.0}},
 }
+
+
+def dr_as_main_writes_it() -> dict[str, Any]:
+    """The drill's certificate as harness/drill.py on main writes it (stage records with start/end)."""
+    def record(name: str, start: str, end: str, seconds: float) -> dict[str, Any]:
+        return {"name": name, "start": f"2026-11-27T07:{start}+00:00", "end": f"2026-11-27T07:{end}+00:00",
+                "seconds": seconds}
+
+    return {
+        "kind": "disaster-recovery drill", "environment": "sandbox", "run_id": "it0d0d0d0d",
+        "scenario": "instance-loss", "commit": "2568521", "dirty": False, "written_at": "2026-11-27T07:06:00+00:00",
+        "disaster_at": "2026-11-27T07:02:05.500000+00:00", "rto_seconds": None, "rpo_seconds": 3.2,
+        "objectives": {"rto_seconds": 180, "rpo_seconds": 60}, "met": False,
+        "problems": ["RTO not reached: /health never answered 200 through Nginx (objective 180 s)"],
+        "restored": {"backup_id": "20261127T070000", "wal_lsn": "0/5000100", "newest_archived_wal": "000000010000000000000005"},
+        "canary": {"written": 60, "acknowledged_before_disaster": 58, "restored": 58},
+        "instances": {"destroyed": "i-0aaa", "replacement": "i-0bbb"},
+        "stages": [record("canary writes for 65 s", "01:00.000000", "02:05.000000", 65.0),
+                   record("disaster: instance destroyed", "02:05.500000", "02:06.000000", 0.5),
+                   record("terraform apply -replace=aws_instance.app", "02:06.000000", "02:40.000000", 34.0),
+                   record("instance boots", "02:40.000000", "02:43.000000", 3.0)],
+    }

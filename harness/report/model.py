@@ -25,7 +25,7 @@ DEPLOYED_KEYS = (
 SHOWN_KEYS = {key for key, _ in DEPLOYED_KEYS} | {
     "environment", "run_id", "commit", "dirty", "certified", "issued_at", "checks", "stages",
     "total_seconds", "run_seconds", "policy", "selection", "failure", "rto_seconds", "rpo_seconds",
-    "objectives", "met", "restored", "disaster_at",
+    "objectives", "met", "restored", "disaster_at", "written_at", "problems", "kind", "instances",
 }
 FAILED_OUTCOMES = ("failed", "error")
 
@@ -80,11 +80,14 @@ class Objective:
     name: str
     measured: Optional[float]
     objective: Optional[float]
+    unmeasured_misses: bool = False  # a drill that never measured its RTO (never healthy) missed it
 
     @property
     def met(self) -> Optional[bool]:
-        if self.measured is None or self.objective is None:
+        if self.objective is None:
             return None
+        if self.measured is None:
+            return False if self.unmeasured_misses else None
         return self.measured <= self.objective
 
 
@@ -160,7 +163,7 @@ def run_facts(document: dict[str, Any]) -> list[Fact]:
     if document.get("dirty"):
         commit += " (with uncommitted changes)"
     facts = [Fact("environment", document.get("environment") or "unknown"), Fact("commit", commit)]
-    when = document.get("issued_at") or document.get("finished_at")
+    when = document.get("issued_at") or document.get("written_at")
     if when:
         facts.append(Fact("when", when))
     if document.get("run_id"):
@@ -218,8 +221,8 @@ def _seconds(value: Any) -> Optional[float]:
 def dr_page(document: dict[str, Any]) -> Page:
     """The drill: disaster, recovery stages, RTO and RPO against the objectives on one timeline."""
     objectives = document.get("objectives") or {}
-    rto = Objective("RTO", _seconds(document.get("rto_seconds")), _seconds(objectives.get("rto_seconds")))
-    rpo = Objective("RPO", _seconds(document.get("rpo_seconds")), _seconds(objectives.get("rpo_seconds")))
+    rto = Objective("RTO", _seconds(document.get("rto_seconds")), _seconds(objectives.get("rto_seconds")), True)
+    rpo = Objective("RPO", _seconds(document.get("rpo_seconds")), _seconds(objectives.get("rpo_seconds")), True)
     met = bool(document.get("met"))
     spans, estimated = spans_from_records(document.get("stages") or [])
     disaster = parse_time(document.get("disaster_at"))
@@ -242,14 +245,18 @@ def dr_page(document: dict[str, Any]) -> Page:
             markers.append(Marker(disaster - rpo.objective, f"RPO objective {rpo.objective:g} s", "objective"))
     timeline = layout(spans, markers, estimated=estimated)
     timeline.notes.extend(notes)
-    missed = [o for o in (rto, rpo) if o.met is False]
-    reason = "" if met else ("; ".join(f"{o.name} {o.measured:g} s exceeds the objective {o.objective:g} s"
-                                       for o in missed) or "the drill did not meet its objectives")
+    missed = [o for o in (rto, rpo) if o.met is False and o.measured is not None]
+    problems = [str(p) for p in document.get("problems") or []]
+    reason = "" if met else ("\n".join(problems) or "; ".join(
+        f"{o.name} {o.measured:g} s exceeds the objective {o.objective:g} s" for o in missed)
+        or "the drill did not meet its objectives")
     facts = run_facts(document)
     if document.get("disaster_at"):
         facts.insert(2, Fact("disaster at", document["disaster_at"]))
     restored = document.get("restored")
     deployed, other = deployed_facts(document)
+    if isinstance(document.get("instances"), dict):
+        deployed.insert(0, Fact("instances", [f"{k}: {v}" for k, v in document["instances"].items()]))
     if restored not in (None, "", {}):
         deployed.insert(0, Fact("restored (backup, WAL position)",
                                 _text(restored) if not isinstance(restored, dict) else

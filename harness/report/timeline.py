@@ -20,6 +20,7 @@ TOP = 12  # space above the first row
 AXIS_HEIGHT = 34  # ticks and their labels below the rows
 MIN_BAR_WIDTH = 2.0  # a step of a few milliseconds stays visible
 LABEL_ROOM = 64  # what a duration label ("123.4 s") needs right of its bar
+NAME_ROOM = 28  # characters of a bar's name that fit the label column (with " (teardown)" too)
 MARKER_LABEL_HEIGHT = 15  # one line per marker label below the axis
 NICE_STEPS = (0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200)
 
@@ -83,6 +84,11 @@ class Bar:
     end_clock: str
 
     @property
+    def short_name(self) -> str:
+        """The name as it fits the label column (the bar's tooltip has it whole)."""
+        return self.name if len(self.name) <= NAME_ROOM else self.name[:NAME_ROOM - 1] + "…"
+
+    @property
     def label_position(self) -> str:
         """Where the duration label goes: after the bar, inside its right end, or before it (no room)."""
         if self.x + self.width + LABEL_ROOM <= WIDTH - RIGHT_MARGIN + 14:
@@ -133,8 +139,8 @@ def spans_from_records(records: Iterable[dict[str, Any]]) -> tuple[list[Span], b
     cursor: Optional[float] = None
     for record in records:
         seconds = float(record.get("seconds") or 0.0)
-        start = parse_time(record.get("started_at"))
-        end = parse_time(record.get("ended_at"))
+        start = parse_time(record.get("started_at", record.get("start")))  # the drill's records say start/end
+        end = parse_time(record.get("ended_at", record.get("end")))
         if start is None:
             estimated = True
             start = cursor if cursor is not None else (end - seconds if end is not None else 0.0)

@@ -163,6 +163,24 @@ def test_dr_page_measures_against_objectives():
     assert 'class="bar measure missed"' in render(samples.dr(met=False))
 
 
+def test_dr_certificate_as_the_drill_on_main_writes_it():
+    """start/end stage keys, written_at, problems, instances, an RTO that was never reached."""
+    document = samples.dr_as_main_writes_it()
+    page = build_page(document)
+    assert page.kind == DR and page.verdict == "OBJECTIVES MISSED"
+    assert page.reason == "RTO not reached: /health never answered 200 through Nginx (objective 180 s)"
+    assert [b.name for b in page.timeline.bars][:4] == [s["name"] for s in document["stages"]]
+    assert not page.timeline.estimated  # the times were read, not guessed
+    html = render(document)
+    for text in ("2026-11-27T07:06:00", "replacement: i-0bbb", "0/5000100", "not measured", "acknowledged_before_disaster"):
+        assert text in html
+    rto, rpo = page.objectives
+    assert rto.met is False and rpo.met is True  # never healthy: the RTO was missed
+    assert "terraform apply -replace=aw…" in html  # a long name is shortened beside its bar
+    bars = Elements(html).bars()
+    assert bars["canary writes for 65 s"][1] <= bars["disaster: instance destroyed"][0] + 0.01
+
+
 def test_dr_without_disaster_time_draws_from_the_first_stage():
     document = samples.dr()
     del document["disaster_at"]
