@@ -6,11 +6,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST := $(VENV)/bin/pytest
 CHECKOV_VENV := .venv-checkov
-# Debian packages the sandbox needs on the host (container, image builder, firewall, nix).
-APT_PACKAGES := mmdebstrap systemd-container nftables nix-bin uidmap arch-test debian-archive-keyring iproute2 git shellcheck
+# Debian packages the sandbox needs on the host (container, image builder, firewall, nix),
+# and chromium, the headless browser that the report's browser test opens pages in.
+APT_PACKAGES := mmdebstrap systemd-container nftables nix-bin uidmap arch-test debian-archive-keyring iproute2 git shellcheck chromium
 PYTEST_ARGS ?=
 
-.PHONY: setup system-packages venv checkov certify test dr bench clean
+.PHONY: setup system-packages venv checkov certify test dr bench report clean
 
 setup: system-packages venv checkov
 
@@ -48,6 +49,12 @@ dr: setup
 
 bench: setup
 	$(PY) -m harness.bench --runs $${BENCH_RUNS:-3}
+
+# The newest report page (reports/*.html: certificate, certificate-dr, bench).
+report:
+	@newest=$$(ls -t reports/*.html 2>/dev/null | head -1); \
+	if [ -z "$$newest" ]; then echo "no report page yet: run make certify, make dr or make bench" >&2; exit 1; fi; \
+	echo "$$PWD/$$newest"
 
 # Removes what dead or kept runs left (containers, namespaces, nft tables, moto, run state).
 # RUN=<run id> removes one kept run.

@@ -2,11 +2,12 @@
 
 Speed is a feature: this is the benchmark (not a timed test). Each run is a
 full `pytest` certification in a subprocess; the stage times come from the
-certificates it writes. Results go to reports/bench.json.
+certificates it writes. Results go to reports/bench.json and its page reports/bench.html.
 """
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import statistics
 import subprocess
@@ -16,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
+from harness.report import write_report
 from harness.spec import REPO_ROOT
 
 
@@ -59,11 +61,14 @@ def main(argv: Optional[list[str]] = None) -> int:
     certificates = [one_run(args.pytest_args) for _ in range(args.runs)]
     summary = summarize(certificates)
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps({"runs": args.runs, "stages": summary}, indent=2) + "\n")
+    document = {"runs": args.runs, "stages": summary,
+                "issued_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+    args.output.write_text(json.dumps(document, indent=2) + "\n")
+    page = write_report(document, args.output.with_suffix(".html"))
     print(f"{'stage':<32} {'min':>8} {'median':>8} {'max':>8}   ({args.runs} runs)")
     for name, values in summary.items():
         print(f"{name:<32} {values['min']:8.1f} {values['median']:8.1f} {values['max']:8.1f}")
-    print(f"written to {args.output}")
+    print(f"written to {args.output} and {page}")
     return 0
 
 

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from harness.logblock import StageTime
+from harness.logblock import STAGE, StageTime
 from harness.redaction import redact
 from harness.spec import REPO_ROOT
 
@@ -17,8 +17,12 @@ CERTIFICATE_NAME = "certificate.json"
 
 @dataclass(frozen=True)
 class CheckResult:
-    id: str
+    """One check's result as the certificate and the report show it."""
+
+    id: str  # pytest node id, e.g. suites/test_web.py::test_health
     outcome: str  # passed | failed | skipped | error
+    seconds: float = 0.0  # duration of the check's call (setup and teardown of fixtures not included)
+    message: str = ""  # the failure's (or skip's) one-line reason, redacted; empty when it passed
 
 
 def git_commit(repo: Path = REPO_ROOT) -> tuple[Optional[str], bool]:
@@ -49,19 +53,26 @@ def build_certificate(
     stages: list[StageTime],
     resources: list[str],
     extra: Optional[dict[str, Any]] = None,
+    *,
+    certified: bool = True,
 ) -> dict[str, Any]:
-    """The certificate document for a fully green run."""
+    """The certificate document for a fully green run.
+
+    With ``certified=False`` the same document records a failed run: it is never written
+    as a certificate, only shown on the run's report page.
+    """
     commit, dirty = git_commit()
     document: dict[str, Any] = {
         "environment": environment,
         "run_id": run_id,
         "commit": commit,
         "dirty": dirty,
-        "certified": True,
+        "certified": certified,
         "issued_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "checks": [asdict(c) for c in checks],
         "stages": [asdict(s) for s in stages],
-        "total_seconds": round(sum(s.seconds for s in stages), 2),
+        # the stages' own time (set-up), teardown steps not included
+        "total_seconds": round(sum(s.seconds for s in stages if s.kind == STAGE), 2),
         "resources": resources,
     }
     document.update(extra or {})

@@ -4,17 +4,18 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import pytest
 
 from harness import interrupt
 from harness.certificate import CheckResult, build_certificate, certifiable, remove_certificate, write_certificate
 from harness.errors import HarnessError
-from harness.logblock import STAGE_TIMES
+from harness.logblock import STAGE_TIMES, StageTime, utc_iso
 from harness.options import ENVIRONMENTS, RunOptions
 from harness.plugin.environment import select_environment
-from harness.redaction import install_log_redaction
+from harness.plugin.run_report import failure_reason, write_dr_report, write_run_reports
+from harness.redaction import install_log_redaction, redact
 from harness.spec import REPO_ROOT
 from harness.terraform import terraform_binary, validate_tfvars
 
@@ -148,10 +149,14 @@ class OutcomeRecorder:
 
     def __init__(self, results: dict[str, CheckResult]):
         self.results = results
+        self.window: list[float] = []  # epoch seconds: the first check's start, the last one's end
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if not any(name in report.keywords for name in CERTIFICATION_MARKERS):
             return
+        if report.when == "call":
+            start, stop = report.start, report.stop
+            self.window = [min(self.window[0], start), max(self.window[1], stop)] if self.window else [start, stop]
         if report.failed:
             outcome = "failed" if report.when == "call" else "error"
         else:
@@ -160,11 +165,38 @@ class OutcomeRecorder:
             return
         previous = self.results.get(report.nodeid)
         if previous is None or previous.outcome == "passed":
-            self.results[report.nodeid] = CheckResult(report.nodeid, outcome)
+            seconds = report.duration if report.when == "call" else (previous.seconds if previous else 0.0)
+            message = "" if outcome == "passed" else check_message(report)
+            self.results[report.nodeid] = CheckResult(report.nodeid, outcome, round(seconds, 3), message)
+
+
+MESSAGE_LIMIT = 2000  # characters of a failure message kept for the certificate and the report
+
+
+def check_message(report: pytest.TestReport) -> str:
+    """A failed or skipped check's reason: the assertion's message (redacted, shortened), not the traceback."""
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:  # a skip: (path, line, reason)
+        text = str(longrepr[2])
+    else:
+        crash = getattr(longrepr, "reprcrash", None)
+        text = crash.message if crash is not None else str(longrepr or "")
+    text = redact(text.strip())
+    return text if len(text) <= MESSAGE_LIMIT else text[:MESSAGE_LIMIT] + " …"
+
+
+def timeline_records(stages: list[StageTime], recorder: Optional[OutcomeRecorder]) -> list[StageTime]:
+    """The stage and teardown records with the checks' span (kind ``checks``) between them, in time order."""
+    if recorder is not None and recorder.window:
+        start, stop = recorder.window
+        checks = StageTime("checks", round(stop - start, 2), utc_iso(start), utc_iso(stop), "checks")
+        stages = sorted([*stages, checks], key=lambda record: record.started_at)
+    return stages
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     session.config.stash[RUN_FACTS]["started"] = time.monotonic()
+    session.config.stash[RUN_FACTS]["started_epoch"] = time.time()
 
 
 # trylast: after the session fixtures' teardown (destroy, container removal), whose errors count too.
@@ -178,24 +210,37 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return  # not a certification run (the project's own tests, or only listing)
     facts["run_seconds"] = round(time.monotonic() - facts["started"], 2)
     # A certificate certifies a deployment: the stage chain must have run (a run id exists).
-    if exitstatus == 0 and certifiable(checks) and facts.get("run_id"):
-        document = build_certificate(
-            environment=options.environment,
-            run_id=facts.get("run_id", ""),
-            checks=checks,
-            stages=list(STAGE_TIMES),
-            resources=facts.get("resources", []),
-            extra={
-                "policy": options.policy,
-                "selection": facts["selection"],
-                # the whole run: set-up, checks and teardown
-                "run_seconds": facts["run_seconds"],
-                **facts.get("certificate_extra", {}),
-            },
-        )
+    certified = bool(exitstatus == 0 and certifiable(checks) and facts.get("run_id"))
+    document = build_certificate(
+        environment=options.environment,
+        run_id=facts.get("run_id", ""),
+        checks=checks,
+        stages=timeline_records(list(STAGE_TIMES), config.pluginmanager.get_plugin("harness-outcome-recorder")),
+        resources=facts.get("resources", []),
+        extra={
+            "policy": options.policy,
+            "selection": facts["selection"],
+            # the whole run: set-up, checks and teardown
+            "run_seconds": facts["run_seconds"],
+            **facts.get("certificate_extra", {}),
+        },
+        certified=certified,
+    )
+    if certified:
         facts["certificate_path"] = str(write_certificate(options.reports_dir, document))
-    elif remove_certificate(options.reports_dir):
-        facts["certificate_removed"] = True
+    else:
+        document["failure"] = {"exit_status": int(exitstatus), "reason": failure_reason(checks, facts, int(exitstatus))}
+        if remove_certificate(options.reports_dir):
+            facts["certificate_removed"] = True
+    facts["report_paths"] = write_run_reports(options.reports_dir, document)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The drill's page, once every plugin has finished (the drill writes certificate-dr.json)."""
+    facts = config.stash.get(RUN_FACTS, {})
+    if OPTIONS in config.stash and "started_epoch" in facts and not hasattr(config, "workerinput"):
+        for path in write_dr_report(config.stash[OPTIONS].reports_dir, facts["started_epoch"]):
+            print(f"report page: {path}")
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
@@ -205,7 +250,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if STAGE_TIMES:
         terminalreporter.section("stage timings")
         for stage_time in STAGE_TIMES:
-            terminalreporter.write_line(f"{stage_time.name:<32} {stage_time.seconds:8.1f} s")
+            label = stage_time.name if stage_time.kind == "stage" else f"{stage_time.kind} {stage_time.name}"
+            terminalreporter.write_line(f"{label:<32} {stage_time.seconds:8.1f} s")
         if "run_seconds" in facts:
             terminalreporter.write_line(f"{'whole run (with teardown)':<32} {facts['run_seconds']:8.1f} s")
     if facts.get("certificate_path"):
@@ -213,5 +259,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         terminalreporter.write_line(f"CERTIFIED{partial}: {facts['certificate_path']}", green=True, bold=True)
     elif facts.get("certification_run") and not config.option.collectonly:
         terminalreporter.write_line("NOT CERTIFIED: a check failed or did not run; no certificate written", red=True, bold=True)
+    for path in facts.get("report_paths", []):
+        terminalreporter.write_line(f"report page: {path}")
     for line in facts.get("kept", []):
         terminalreporter.write_line(line, yellow=True)

@@ -11,13 +11,20 @@ from harness.logblock import block
 from harness.redaction import redact
 
 HARNESS_ERROR_EXIT = 3
+# The messages of harness errors that ended the run (redacted), for the failed run's report page.
+HARNESS_ERRORS: list[str] = []
 
 
 @contextlib.contextmanager
 def stage(name: str) -> Iterator[None]:
-    """Run a stage's setup inside a timed block; a HarnessError stops the session with its message."""
+    """Run a stage's setup inside a timed block; a HarnessError stops the session with its message.
+
+    The certificate records the stage as ``name``; the log shows it as "stage <name>".
+    """
     try:
-        with block(f"stage {name}", stage=True):
+        with block(f"stage {name}", record=name):
             yield
     except HarnessError as exc:
-        pytest.exit(redact(f"harness error in stage {name}: {exc}"), returncode=HARNESS_ERROR_EXIT)
+        message = redact(f"harness error in stage {name}: {exc}")
+        HARNESS_ERRORS.append(message)
+        pytest.exit(message, returncode=HARNESS_ERROR_EXIT)

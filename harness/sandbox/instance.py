@@ -158,7 +158,7 @@ def sandbox_instance(
 
 def remove_instance(state: SandboxState, run_dir: Path, stop_timeout: float = 20) -> None:
     """Stop the container and remove all it had; HarnessError when something stayed behind."""
-    with block(f"removing sandbox instance {state.run_id}"):
+    with block(f"removing sandbox instance {state.run_id}", record="instance-remove", kind="teardown"):
         problems = cleanup_state(state, run_dir, stop_timeout=stop_timeout)
     if problems:
         raise HarnessError(f"the sandbox instance {state.run_id} was not removed completely: "

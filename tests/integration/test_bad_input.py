@@ -48,6 +48,10 @@ def test_broken_tfvars(tmp_path):
     assert result.output.count("harness error in stage infra") == 1
     assert result.certificate() is None
     assert result.leaks == []
+    # the failed run's page says why, and shows the failed stage and its teardown
+    page = (result.reports_dir / "certificate.html").read_text()
+    assert "NOT CERTIFIED" in page and "harness error in stage infra: terraform apply failed" in page
+    assert 'class="bar stage failed" data-name="infra"' in page
 
 
 def test_failed_run_removes_a_stale_certificate(tmp_path):

@@ -33,10 +33,17 @@ def test_sandbox_infra_is_certified(tmp_path):
     assert outcomes == {"passed"}, certificate["checks"]
     assert len(certificate["checks"]) >= 20
     assert {"aws_instance.app", "aws_security_group.web", "aws_s3_bucket.backups"} <= set(certificate["resources"])
-    stages = {stage["name"]: stage["seconds"] for stage in certificate["stages"]}
-    assert stages["stage infra"] > 0 and "stage aws" in stages
+    stages = {stage["name"]: stage for stage in certificate["stages"]}
+    assert stages["infra"]["seconds"] > 0 and stages["aws"]["kind"] == "stage"
+    assert stages["infra"]["started_at"] < stages["infra"]["ended_at"]
+    # teardown steps ran before the certificate was written, and are records of their own
+    assert stages["terraform-destroy"]["kind"] == "teardown" and stages["moto-stop"]["kind"] == "teardown"
+    assert stages["terraform-destroy"]["started_at"] >= stages["infra"]["ended_at"]
+    assert stages["infra"]["ended_at"] <= stages["checks"]["started_at"] <= stages["checks"]["ended_at"]
+    assert [s["kind"] for s in certificate["stages"]] == sorted(
+        (s["kind"] for s in certificate["stages"]), key=["stage", "checks", "teardown"].index)
     # the whole run includes the teardown (terraform destroy), so it exceeds the stages' set-up
-    assert certificate["run_seconds"] > sum(stages.values())
+    assert certificate["run_seconds"] > certificate["total_seconds"]
     assert "stage infra" in result.output and "CERTIFIED" in result.output
     assert result.leaks == []
 
