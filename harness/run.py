@@ -1,13 +1,11 @@
 """The run context: one run id, one run directory, the options, the run's key pair.
 
-The run id ("it" + 8 hex digits) names everything a run creates (tags, netns,
-nft tables, containers) so that a sweep can find what a dead run left.
+The run id (harness/runid.py) names everything a run creates.
 """
 from __future__ import annotations
 
 import json
 import os
-import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,15 +13,8 @@ from typing import Any
 from harness.errors import HarnessError
 from harness.keys import KeyPair, generate_keypair
 from harness.options import RunOptions
+from harness.runid import new_run_id
 from harness.spec import load_spec
-
-RUN_ID_PREFIX = "it"
-
-
-def new_run_id() -> str:
-    """Return a fresh run id: "it" followed by 8 hex digits."""
-    return RUN_ID_PREFIX + secrets.token_hex(4)
-
 
 @dataclass
 class RunContext:

@@ -14,9 +14,11 @@ import sys
 from pathlib import Path
 from typing import Any, Optional
 
-from harness.aws import pid_alive, stop_pid
+from harness.process import pid_alive, stop_group
 from harness.errors import HarnessError
 from harness.logblock import block
+from harness.runid import is_run_id
+from harness.sandbox import sweep as sandbox_sweep
 from harness.spec import REPO_ROOT
 from harness.terraform import Terraform, terraform_env
 
@@ -34,15 +36,10 @@ def sweep_run(run_dir: Path) -> None:
     """Remove everything one run created, then its directory."""
     state = _state(run_dir)
     with block(f"sweeping run {run_dir.name}"):
-        try:
-            from harness.sandbox import sweep as sandbox_sweep
-
-            sandbox_sweep.sweep_run(run_dir)
-        except ImportError:
-            pass
+        sandbox_sweep.sweep_run(run_dir)
         moto = state.get("moto")
         if moto and pid_alive(moto["pid"]):
-            stop_pid(moto["pid"])  # the sandbox's cloud resources live only in moto
+            stop_group(moto["pid"])  # the sandbox's cloud resources live only in moto
         elif state.get("environment") not in (None, "sandbox") and (run_dir / "terraform").is_dir():
             _destroy(run_dir, state)
         shutil.rmtree(run_dir, ignore_errors=True)
@@ -61,7 +58,7 @@ def sweep(runs_dir: Path, run_id: Optional[str] = None) -> list[str]:
     swept = []
     if runs_dir.is_dir():
         for run_dir in sorted(runs_dir.iterdir()):
-            if not (run_dir / "run.json").exists() and not run_dir.name.startswith("it"):
+            if not (run_dir / "run.json").exists() and not is_run_id(run_dir.name):
                 continue
             if run_id and run_dir.name != run_id:
                 continue
@@ -72,12 +69,7 @@ def sweep(runs_dir: Path, run_id: Optional[str] = None) -> list[str]:
             swept.append(run_dir.name)
     if run_id and run_id not in swept:
         raise HarnessError(f"no run {run_id} in {runs_dir}; `ls {runs_dir}` lists the runs")
-    try:
-        from harness.sandbox import sweep as sandbox_sweep
-
-        sandbox_sweep.sweep_orphans()
-    except ImportError:
-        pass
+    sandbox_sweep.sweep_orphans()
     return swept
 
 

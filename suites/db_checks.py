@@ -10,9 +10,9 @@ from __future__ import annotations
 import shlex
 import socket
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
-from fixtures.sandbox.envfile import password_from_database_url, read_env_file
+from harness.secrets import password_from_database_url, read_env_file
 from suites.hostprobes import is_loopback, listeners, psql_superuser
 
 HOST_CONNECTION_TYPES = ("host", "hostssl", "hostnossl", "hostgssenc", "hostnogssenc")
@@ -185,13 +185,3 @@ def check_secrets_not_in_journal(deployment: Any) -> None:
                 leaks.append(f"{name} appears in the journal of {label} ({count} lines)")
                 break
     assert not leaks, "; ".join(leaks) + " — stop logging it (it was redacted here) and rotate the secret"
-
-
-CHECKS: dict[str, Callable[[Any], None]] = {
-    "pg_localhost_only": check_postgres_listens_on_localhost_only,
-    "app_role_read_write": check_app_role_reads_and_writes,
-    "pg_refuses_outside": check_postgres_refuses_outside_connections,
-    "pg_hba_no_trust": check_pg_hba_has_no_trust,
-    "secrets_file_private": check_secrets_file_private,
-    "secrets_not_in_journal": check_secrets_not_in_journal,
-}

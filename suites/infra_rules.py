@@ -26,8 +26,6 @@ APP_PORT = 4000  # Phoenix, fronted by Nginx
 POSTGRES_PORT = 5432
 
 PORT_NAMES = {SSH_PORT: "SSH", HTTP_PORT: "HTTP", HTTPS_PORT: "HTTPS", APP_PORT: "Phoenix", POSTGRES_PORT: "PostgreSQL"}
-WORLD_CIDRS = ("0.0.0.0/0", "::/0")
-REQUIRED_TAGS = ("Name", "Environment", "Project", "RunId")
 
 
 @dataclass(frozen=True)

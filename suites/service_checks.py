@@ -5,7 +5,7 @@ wraps them; the fault-injection tests (tests/host/) call them directly.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 from suites.hostprobes import unit_state
 
@@ -37,6 +37,3 @@ def check_services(deployment: Any) -> None:
     """Every required unit is enabled and active."""
     for unit in required_units(deployment):
         check_unit_enabled_and_active(deployment, unit)
-
-
-CHECKS: dict[str, Callable[[Any], None]] = {"services_enabled_active": check_services}

@@ -16,7 +16,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from email.message import Message
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from suites.hostprobes import is_loopback, listeners, psql_superuser
 
@@ -197,15 +197,3 @@ def check_item_roundtrip(deployment: Any) -> None:
     listed = fetch(url)
     _expect_app_answer(listed, url)
     assert any(item.get("name") == name for item in json.loads(listed.body)), f"GET {url} does not list {name!r}"
-
-
-CHECKS: dict[str, Callable[[Any], None]] = {
-    "http_root": check_http_root,
-    "http_health": check_http_health,
-    "tls_handshake": check_tls_handshake,
-    "security_headers": check_security_headers,
-    "app_loopback_only": check_app_listens_on_loopback_only,
-    "app_closed_from_internet": check_app_port_closed_from_internet,
-    "app_own_user": check_app_runs_as_own_user,
-    "item_roundtrip": check_item_roundtrip,
-}

@@ -10,25 +10,24 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import re
 import sys
 from pathlib import Path
 
 from harness.sandbox import firewall, network
 from harness.sandbox.cleanup import cleanup_state, leftovers_by_name, nspawn_machines, nspawn_pids, state_from_names
-from harness.sandbox.state import STATE_FILE, RUN_ID, SandboxState
+from harness.runid import is_run_id, run_ids_in
+from harness.sandbox.state import STATE_FILE, SandboxState
 
 log = logging.getLogger("harness.sandbox.sweep")
 
 DEFAULT_RUNS_DIR = Path(__file__).resolve().parents[2] / "runs"
-_ID_IN_NAME = re.compile(r"(it[0-9a-f]{8})")
 
 
 def run_ids_on_machine() -> set[str]:
     """Run ids that appear in sandbox resource names on this machine."""
     names = network.list_netns() + network.list_links() + firewall.list_tables()
-    ids = {m.group(1) for name in names if (m := _ID_IN_NAME.search(name))}
-    ids |= {machine for machine in nspawn_machines().values() if RUN_ID.match(machine)}
+    ids = {run_id for name in names for run_id in run_ids_in(name)}
+    ids |= {machine for machine in nspawn_machines().values() if is_run_id(machine)}
     return ids
 
 
@@ -62,7 +61,7 @@ def sweep(runs_dir: Path, *, include_alive: bool = False, include_kept: bool = F
         run_ids = {r for r in run_ids if r not in run_dirs and not (runs_dir / r).is_dir()}
     report: dict[str, list[str]] = {}
     for run_id in sorted(run_ids):
-        if not RUN_ID.match(run_id):
+        if not is_run_id(run_id):
             continue
         run_dir = run_dirs.get(run_id)
         state = SandboxState.load(run_dir) if run_dir else None
@@ -95,7 +94,7 @@ def _run_id_of(run_dir: Path) -> str:
 def _sweep_one(run_id: str, run_dir: Path | None) -> list[str]:
     state = (SandboxState.load(run_dir) if run_dir else None) or SandboxState(run_id=run_id)
     # Also whatever carries the run's name but was not recorded.
-    by_name = state_from_names(run_id) if RUN_ID.match(run_id) else SandboxState(run_id=run_id)
+    by_name = state_from_names(run_id) if is_run_id(run_id) else SandboxState(run_id=run_id)
     state.processes += [p for p in by_name.processes if p not in state.processes]
     for kind in ("netns", "veths", "nft_tables", "paths"):
         items = getattr(state, kind)

@@ -8,10 +8,11 @@ import hmac
 import pytest
 
 from fixtures.sandbox import render
-from fixtures.sandbox.envfile import parse_env_file, password_from_database_url
+from harness.secrets import parse_env_file, password_from_database_url
 from fixtures.sandbox.provisioner import ProvisionReport
 from fixtures.sandbox.scram import scram_sha256_verifier
-from fixtures.stage_host import HostConfiguration, Secret
+from fixtures.stage_host import HostConfiguration
+from harness.secrets import Secret
 from fixtures.deployment import DatabaseAccess
 from harness.errors import HarnessError
 from harness.spec import load_spec

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from fixtures.sandbox.envfile import parse_env_file, password_from_database_url
-from fixtures.stage_host import deliver_nixos_secrets
+from harness.secrets import parse_env_file, password_from_database_url
+from harness.nixos_host import deliver_nixos_secrets
 from harness.spec import load_spec
 
 

@@ -9,7 +9,8 @@ import pytest
 from harness.aws import MotoServer, endpoint_for
 from harness.sandbox.instance import SandboxInstance, boot_from_api
 from harness.ssh import SshSession
-from sandbox_support import BOOT_SECONDS, USER_DATA, ApiInstance, create_api_instance, new_run_id, requires_root
+from harness.runid import new_run_id
+from sandbox_support import BOOT_SECONDS, USER_DATA, ApiInstance, create_api_instance, requires_root
 
 
 @pytest.fixture(scope="session")

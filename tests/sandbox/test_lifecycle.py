@@ -19,7 +19,8 @@ from harness.sandbox.instance import BootTimeouts, boot_from_api, sandbox_instan
 from harness.sandbox.state import STATE_FILE
 from harness.sandbox.sweep import sweep
 from harness.keys import generate_keypair
-from sandbox_support import USER_DATA, create_api_instance, new_run_id, requires_root
+from harness.runid import new_run_id
+from sandbox_support import USER_DATA, create_api_instance, requires_root
 
 pytestmark = pytest.mark.timeout(240)
 
