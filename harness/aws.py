@@ -13,7 +13,6 @@ import os
 import socket
 import subprocess
 import sys
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -21,6 +20,7 @@ from typing import Any, Optional
 import boto3
 
 from harness.errors import HarnessError
+from harness.http import http_session
 from harness.process import stop_group
 from harness.retry import wait_until
 from harness.spec import load_spec
@@ -101,8 +101,8 @@ class MotoServer:
         return server
 
     def answers(self) -> bool:
-        with urllib.request.urlopen(f"{self.url}/moto-api/", timeout=2) as response:
-            return bool(response.status == 200)
+        with http_session(True) as session:
+            return bool(session.get(f"{self.url}/moto-api/", timeout=2).status_code == 200)
 
     def stop(self, timeout: float = 10) -> None:
         """Stop the server (SIGTERM, then SIGKILL after ``timeout``)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from harness.keys import KeyPair, generate_keypair
 from harness.options import RunOptions
 from harness.runid import new_run_id
 from harness.spec import load_spec
+from harness.tls import RunCA
 
 @dataclass
 class RunContext:
@@ -42,6 +44,11 @@ class RunContext:
     @property
     def reused(self) -> bool:
         return self.options.reuse is not None
+
+    @cached_property
+    def ca(self) -> RunCA:
+        """The run's own certificate authority (key in the run folder): signs the sandbox host's certificate."""
+        return RunCA.open(self.run_dir / "ca", self.run_id)
 
     # --- state shared between the stages of a kept run and its reuse ---
     def state_path(self) -> Path:

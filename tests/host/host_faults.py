@@ -162,6 +162,20 @@ FAULTS += [
         undo=lambda d: _FORGET_JOURNAL,
         provisioner_repairs=False,
     ),
+    Fault(
+        "a self-signed TLS certificate instead of one from the run's CA",
+        lambda d: (
+            "cd /etc/nginx/tls && umask 077 && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
+            f"-nodes -days 30 -subj /CN=self-signed-fault "
+            f"-addext {shlex.quote(f'subjectAltName=IP:{d.address},IP:127.0.0.1,DNS:localhost')} "
+            "-keyout inventory-tracker.key -out inventory-tracker.crt 2>/dev/null && "
+            "chmod 644 inventory-tracker.crt && systemctl reload nginx.service"
+        ),
+        frozenset({"tls_handshake", "security_headers"}),
+        hint="self-signed",
+        settled=lambda d: ("echo | openssl s_client -connect 127.0.0.1:443 2>/dev/null | "
+                           "openssl x509 -noout -subject | grep -q self-signed-fault"),
+    ),
 ]
 
 
@@ -198,4 +212,4 @@ def repair(deployment: Any, fault: Optional[Fault] = None) -> Any:
     if fault is not None and fault.undo is not None:
         deployment.ssh.sudo(fault.undo(deployment))
 
-    return provision(deployment.ssh, deployment.spec, deployment.db.password.reveal())
+    return provision(deployment.ssh, deployment.spec, deployment.db.password.reveal(), tls=deployment.run.ca)
