@@ -57,9 +57,9 @@ def trust_rules(rules: list[HbaRule]) -> list[HbaRule]:
 
 
 def check_postgres_listens_on_localhost_only(deployment: Any) -> None:
-    """PostgreSQL listens on the host, on loopback addresses only (`ss -ltnH`)."""
+    """PostgreSQL listens on the host, on loopback addresses only (testinfra ``host.socket``)."""
     port = deployment.spec["database"]["port"]
-    addresses = listeners(deployment.ssh, port)
+    addresses = listeners(deployment.host, port)
     assert addresses, f"nothing listens on port {port} on the host; is PostgreSQL running?"
     public = [a for a in addresses if not is_loopback(a)]
     assert not public, (
@@ -140,9 +140,12 @@ def check_secrets_file_private(deployment: Any) -> None:
     """The secrets env file is mode 0600 (or 0400) and owned by the service user."""
     path = deployment.spec["app"]["env_file"]
     user = deployment.spec["app"]["user"]
-    result = deployment.ssh.sudo(f"stat -c '%a %U' {shlex.quote(path)}", check=False)
-    assert result.exit_status == 0, f"the secrets file {path} does not exist on the host"
-    mode, owner = result.stdout.split()
+    host = deployment.host
+    with host.sudo():
+        secrets_file = host.file(path)
+        exists = secrets_file.exists
+        mode, owner = (f"{secrets_file.mode:o}", secrets_file.user) if exists else ("", "")
+    assert exists, f"the secrets file {path} does not exist on the host"
     assert mode in ("600", "400"), (
         f"the secrets file {path} has mode {mode}: other users can read it; `chmod 600 {path}` "
         "(and fix whatever wrote it)"

@@ -1,7 +1,11 @@
-"""Small helpers the check modules share: listening sockets, unit state, psql as the superuser.
+"""What the check modules ask of the host, in one place.
 
-They only ask questions of the host (over the deployment's SSH session); they
-never change it.
+Host questions go through testinfra (``deployment.host``, on the run's one SSH
+connection; the helpers both the checks and the provisioner use are in
+harness/hostinfra.py).
+What testinfra cannot do is here too, and only that: commands that need data on
+stdin (SQL with psql variables, secrets), run over the same connection through
+:class:`harness.ssh.SshSession`. Nothing here changes the host.
 """
 from __future__ import annotations
 
@@ -9,19 +13,12 @@ import ipaddress
 import shlex
 from typing import Any
 
+from harness.hostinfra import listening_tcp
 
-def listening_addresses(ss_output: str) -> list[str]:
-    """Local addresses (without port) from ``ss -ltnH`` lines: "127.0.0.1", "::1", "0.0.0.0", "*"."""
-    addresses = []
-    for line in ss_output.splitlines():
-        fields = line.split()
-        if len(fields) < 4:
-            continue
-        local = fields[3]
-        host = local.rsplit(":", 1)[0] if ":" in local else local
-        host = host.strip("[]").split("%", 1)[0]
-        addresses.append(host)
-    return addresses
+
+def listeners(host: Any, port: int) -> list[str]:
+    """Local addresses of the TCP sockets listening on ``port`` on the host."""
+    return [address for address, listening_port in listening_tcp(host) if listening_port == port]
 
 
 def is_loopback(address: str) -> bool:
@@ -35,21 +32,8 @@ def is_loopback(address: str) -> bool:
     return ip.is_loopback
 
 
-def listeners(ssh: Any, port: int) -> list[str]:
-    """Local addresses of the TCP sockets listening on ``port`` on the host."""
-    output = ssh.run(f"ss -ltnH {shlex.quote(f'sport = :{port}')}", check=True).stdout
-    return listening_addresses(output)
-
-
-def unit_state(ssh: Any, unit: str) -> tuple[str, str]:
-    """(``systemctl is-enabled``, ``systemctl is-active``) of ``unit`` on the host."""
-    enabled = ssh.sudo(f"systemctl is-enabled {shlex.quote(unit)}", check=False).stdout.strip() or "unknown"
-    active = ssh.sudo(f"systemctl is-active {shlex.quote(unit)}", check=False).stdout.strip() or "unknown"
-    return enabled, active
-
-
 def psql_superuser(ssh: Any, database: str, sql: str, variables: dict[str, str] | None = None) -> str:
-    """Run ``sql`` (stdin) as the postgres superuser over the socket; unaligned, tuples only, '|' separated."""
+    """Run ``sql`` (stdin: testinfra has none) as the postgres superuser; unaligned, tuples only, '|' separated."""
     flags = " ".join(f"-v {shlex.quote(f'{k}={v}')}" for k, v in (variables or {}).items())
     command = (f"cd / && runuser -u postgres -- psql -X -q -At -F '|' -v ON_ERROR_STOP=1 {flags} "
                f"-d {shlex.quote(database)}")

@@ -8,7 +8,6 @@ fault-injection tests (tests/host/) call them directly.
 from __future__ import annotations
 
 import secrets
-import shlex
 import socket
 import ssl
 from typing import Any, Optional
@@ -132,9 +131,9 @@ def check_security_headers(deployment: Any) -> None:
 
 
 def check_app_listens_on_loopback_only(deployment: Any) -> None:
-    """The application's port listens on the host, on loopback addresses only (`ss -ltnH`)."""
+    """The application's port listens on the host, on loopback addresses only (testinfra ``host.socket``)."""
     port = deployment.spec["app"]["port"]
-    addresses = listeners(deployment.ssh, port)
+    addresses = listeners(deployment.host, port)
     assert addresses, (
         f"nothing listens on port {port} on the host; check `systemctl status {deployment.app_unit}`"
     )
@@ -158,9 +157,10 @@ def check_app_runs_as_own_user(deployment: Any) -> None:
     """The application's main process runs as the application's own user, not root."""
     unit = deployment.app_unit
     want = deployment.spec["app"]["user"]
-    pid = deployment.ssh.sudo(f"systemctl show -p MainPID --value {shlex.quote(unit)}", check=False).stdout.strip()
+    pid = deployment.host.service(unit).systemd_properties.get("MainPID", "")
     assert pid.isdigit() and pid != "0", f"{unit} has no main process (MainPID={pid!r}); is it running?"
-    user = deployment.ssh.run(f"ps -o user= -p {shlex.quote(pid)}", check=False).stdout.strip()
+    processes = deployment.host.process.filter(pid=int(pid))
+    user = processes[0].user if processes else None
     assert user == want, f"{unit}'s main process {pid} runs as {user!r}, expected {want!r}: set User={want} in the unit"
 
 

@@ -49,8 +49,5 @@ def booted(api_instance: ApiInstance, tmp_path_factory: pytest.TempPathFactory) 
 @pytest.fixture(scope="session")
 def deploy_ssh(booted: SandboxInstance) -> Iterator[SshSession]:
     """SSH to the shared container as the deploy user."""
-    session = SshSession(booted.address, booted.ssh_user, booted.key_path)
-    try:
+    with SshSession(booted.address, booted.ssh_user, booted.key_path) as session:
         yield session
-    finally:
-        session.close()
