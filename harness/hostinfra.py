@@ -8,6 +8,7 @@ run's key, the deploy user), so a run opens one SSH connection, not two.
 """
 from __future__ import annotations
 
+import ipaddress
 from typing import TYPE_CHECKING, Any
 
 import paramiko
@@ -60,3 +61,19 @@ def unit_state(host: Any, unit: str) -> tuple[bool, bool]:
     except RuntimeError:  # masked, static or no such unit
         enabled = False
     return enabled, bool(service.is_running)
+
+
+def listeners(host: Any, port: int) -> list[str]:
+    """Local addresses of the TCP sockets listening on ``port`` on the host."""
+    return [address for address, listening_port in listening_tcp(host) if listening_port == port]
+
+
+def is_loopback(address: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and IPv4-mapped loopback; False for wildcards and anything else."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False  # "*" and names
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_loopback

@@ -9,7 +9,6 @@ secret, so it is masked wherever it could appear.
 from __future__ import annotations
 
 import secrets as _random
-import shlex
 from typing import Any, Mapping, Optional
 from urllib.parse import unquote, urlsplit
 
@@ -73,11 +72,15 @@ def password_from_database_url(url: str) -> Optional[str]:
 
 
 def read_env_file(ssh: Any, path: str) -> Optional[dict[str, str]]:
-    """The env file's values read on the host with sudo (None when it does not exist); all registered as secrets."""
-    result = ssh.sudo(f"cat {shlex.quote(path)}", check=False)
-    if result.exit_status != 0:
+    """The env file's values, read as root through testinfra on ``ssh``'s connection (None when it does
+    not exist); every value is registered as a secret."""
+    host = ssh.host
+    with host.sudo():
+        env_file = host.file(path)
+        text = env_file.content_string if env_file.exists else None
+    if text is None:
         return None
-    values = parse_env_file(result.stdout)
+    values = parse_env_file(text)
     for value in values.values():
         register_secret(value)
         password = password_from_database_url(value)

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from harness.secrets import password_from_database_url, read_env_file
-from suites.hostprobes import is_loopback, listeners, psql_superuser
+from harness.hostprobes import journal_lines_containing, psql_as_role, psql_superuser
+from harness.hostinfra import is_loopback, listeners
 
 HOST_CONNECTION_TYPES = ("host", "hostssl", "hostnossl", "hostgssenc", "hostnogssenc")
 MIN_SECRET_LENGTH = 8  # shorter env values (ports, flags) are not treated as secrets to search for
@@ -83,15 +84,8 @@ def check_app_role_reads_and_writes(deployment: Any) -> None:
         "SELECT value FROM certification_probe;\n"
         "ROLLBACK;\n"
     )
-    # The password reaches psql through PGPASSWORD set from stdin, never on a command line.
-    command = (
-        "IFS= read -r PGPASSWORD && export PGPASSWORD && "
-        f"psql -X -q -At -w -v ON_ERROR_STOP=1 -h 127.0.0.1 -p {shlex.quote(str(port))} "
-        f"-U {shlex.quote(db.role)} -d {shlex.quote(db.name)} -f -"
-    )
-    # `read` consumes the first line; psql reads the script from the rest of stdin.
-    stdin = (db.password.reveal() + "\n" + script).encode()
-    result = deployment.ssh.run(command, stdin=stdin, check=False, timeout=30)
+    result = psql_as_role(deployment.ssh, role=db.role, database=db.name, port=port,
+                          password=db.password.reveal(), sql=script)
     assert result.exit_status == 0 and result.stdout.split() == ["written"], (
         f"role {db.role} cannot write and read database {db.name} over 127.0.0.1:{port} "
         f"(exit {result.exit_status}): {result.stderr.strip()[-300:]}; check the role's password, its ownership of "
@@ -178,12 +172,7 @@ def check_secrets_not_in_journal(deployment: Any) -> None:
     leaks = []
     for name, value in secrets_by_name.items():
         for label, selector in _journal_units(deployment):
-            # The pattern goes to a private temporary file through stdin, never on a command line.
-            command = (
-                'umask 077 && f=$(mktemp) && cat > "$f" && '
-                f'n=$(journalctl --no-pager -o cat {selector} | grep -cFf "$f"); rm -f "$f"; echo "${{n:-0}}"'
-            )
-            count = deployment.ssh.sudo(command, stdin=value.encode(), check=False, timeout=60).stdout.strip()
+            count = journal_lines_containing(deployment.ssh, value, selector)
             if count not in ("", "0"):
                 leaks.append(f"{name} appears in the journal of {label} ({count} lines)")
                 break

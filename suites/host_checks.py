@@ -13,8 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from harness.hostinfra import listening_tcp
-from suites.hostprobes import is_loopback
+from harness.hostinfra import is_loopback, listening_tcp
 
 # Security policy: the effective sshd settings every environment must have.
 SSHD_POLICY = {

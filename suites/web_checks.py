@@ -15,7 +15,8 @@ from typing import Any, Optional
 import requests
 
 from harness.http import request, tls_context
-from suites.hostprobes import is_loopback, listeners, psql_superuser
+from harness.hostprobes import psql_superuser
+from harness.hostinfra import is_loopback, listeners
 
 # Security policy (fixed here, not read from spec.json): the headers every response carries.
 REQUIRED_HEADERS = {

@@ -17,7 +17,7 @@ from fixtures.deployment import DatabaseAccess
 from harness.errors import HarnessError
 from harness.spec import load_spec
 from suites.db_checks import parse_hba_rules, trust_rules
-from suites.hostprobes import is_loopback, listeners
+from harness.hostinfra import is_loopback, listeners
 
 SPEC = load_spec()
 
