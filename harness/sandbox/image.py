@@ -6,8 +6,8 @@ recipe changes. The cache defaults to ``/var/cache/inventory-tracker-harness/ima
 (outside the repository, so CI clones share it), overridable with ``HARNESS_IMAGE_CACHE``.
 
 A build is quiet: mmdebstrap's full output (about 2,000 lines) goes to
-``<cache>/<key>.build.log``; the terminal shows one progress line (the current
-step and the elapsed time). Only a failed build shows its output in full.
+``<cache>/<key>.build.log``; the live log shows a progress line (the current step
+and the elapsed time) every 30 s. Only a failed build shows its output in full.
 """
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ import os
 import shlex
 import shutil
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,42 +159,27 @@ def _classify_failure(output_tail: str, options: ImageOptions) -> str:
 
 
 class Progress:
-    """One progress line for the build: the current step and the elapsed time.
+    """The build's progress in the live log: the current step and the elapsed time.
 
-    On a terminal the line is rewritten in place; elsewhere (CI logs) a line is
-    written at most every ``every`` seconds. It bypasses pytest's capture.
+    mmdebstrap's "I: ..." lines name the steps; a progress line is logged at most
+    every ``every`` seconds (a few lines for a build of a few minutes). It goes
+    through logging, so pytest's live log shows it even while output is captured.
     """
 
     def __init__(self, every: float = 30.0):
         self.started = time.monotonic()
         self.step = "starting mmdebstrap"
         self.every = every
-        self.last = 0.0
-        self.tty = sys.__stderr__ is not None and sys.__stderr__.isatty()
+        self.last = self.started
 
     def update(self, line: str) -> None:
-        """Take one output line of mmdebstrap; show the step it starts (its "I: ..." lines)."""
+        """Take one output line of mmdebstrap; log the step and elapsed time when ``every`` has passed."""
         if line.startswith("I: "):
             self.step = line[3:].strip()[:90]
         now = time.monotonic()
-        if self.tty:
-            if now - self.last >= 0.5:
-                self._write(f"\r\033[K[harness] image build {now - self.started:4.0f} s: {self.step}")
-                self.last = now
-        elif now - self.last >= self.every:
-            self._write(f"[harness] image build {now - self.started:4.0f} s: {self.step}\n")
+        if now - self.last >= self.every:
+            log.info("image build: %.0f s, %s", now - self.started, self.step)
             self.last = now
-
-    def done(self) -> None:
-        """End the progress line (the block's own log line says how it went)."""
-        if self.tty and self.last:
-            self._write("\r\033[K")
-
-    @staticmethod
-    def _write(text: str) -> None:
-        if sys.__stderr__ is not None:
-            sys.__stderr__.write(text)
-            sys.__stderr__.flush()
 
 
 def build_log_path(options: ImageOptions, key: str) -> Path:
@@ -249,7 +233,6 @@ def _build(options: ImageOptions, key: str) -> Image:
                         )
             status = process.wait()
         finally:
-            progress.done()
             if process.poll() is None:
                 process.kill()
                 process.wait()
