@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -22,6 +20,8 @@ from typing import Any, Optional
 import boto3
 
 from harness.errors import HarnessError
+from harness.http import http_session
+from harness.process import stop_group
 from harness.retry import wait_until
 from harness.spec import load_spec
 
@@ -101,12 +101,12 @@ class MotoServer:
         return server
 
     def answers(self) -> bool:
-        with urllib.request.urlopen(f"{self.url}/moto-api/", timeout=2) as response:
-            return bool(response.status == 200)
+        with http_session(True) as session:
+            return bool(session.get(f"{self.url}/moto-api/", timeout=2).status_code == 200)
 
     def stop(self, timeout: float = 10) -> None:
         """Stop the server (SIGTERM, then SIGKILL after ``timeout``)."""
-        stop_pid(self.pid, timeout)
+        stop_group(self.pid, timeout)
 
 
 def sandbox_amis() -> list[dict[str, Any]]:
@@ -129,34 +129,6 @@ def _raise_if_dead(proc: subprocess.Popen, log_path: Path) -> bool:
     if proc.poll() is not None:
         raise HarnessError(f"moto server exited with {proc.returncode}: {log_path.read_text()[-1000:]}")
     return False
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-def stop_pid(pid: int, timeout: float = 10) -> None:
-    """SIGTERM a process group leader's group, SIGKILL it if still there after ``timeout``."""
-    import time
-
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(pid, sig)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                if os.waitpid(pid, os.WNOHANG)[0] == pid:
-                    return
-            except ChildProcessError:
-                if not pid_alive(pid):
-                    return
-            time.sleep(0.1)
 
 
 def sandbox_session() -> boto3.Session:

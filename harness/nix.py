@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from harness.errors import HarnessError
+from harness.process import stop_group
 from harness.logblock import block
 from harness.redaction import redact
 
@@ -246,33 +247,17 @@ def _stream(command: list[str], cwd: Path, timeout: float, tail_lines: int, labe
     try:
         returncode = process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        _terminate(process)
+        stop_group(process.pid, 10)
         reader.join(timeout=5)
         raise HarnessError(
             f"`{shlex.join(command[:1] + command[-4:])}` did not finish within {timeout:.0f} s; "
             "last output:\n" + "\n".join(tail)
         ) from None
     except BaseException:
-        _terminate(process)  # interrupted: leave no builder behind
+        stop_group(process.pid, 10)  # interrupted: leave no builder behind
         raise
     reader.join(timeout=5)
     return returncode, "\n".join(tail)
-
-
-def _terminate(process: subprocess.Popen[str]) -> None:
-    """End a streamed subprocess and its process group: SIGTERM, then SIGKILL after 10 s."""
-    import signal
-
-    for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 def build_check(flake_dir: Path, system: str, name: str, *,

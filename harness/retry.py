@@ -20,9 +20,11 @@ def wait_until(
 ) -> T:
     """Call ``probe`` until it returns a truthy value, at most ``timeout`` seconds.
 
-    Exceptions from the probe count as "not yet". On timeout a ``HarnessError``
-    names what was awaited, the last error, and (from ``explain``) the state that
-    explains the failure.
+    Exceptions from the probe count as "not yet", except a ``HarnessError``: the
+    probe found out that waiting cannot help (the emulator died, the container
+    exited), so it ends the wait at once and propagates. On timeout a
+    ``HarnessError`` names what was awaited, the last error, and (from
+    ``explain``) the state that explains the failure.
     """
     last_error: Optional[BaseException] = None
     with block(f"waiting for {description}"):
@@ -32,7 +34,9 @@ def wait_until(
                 result = probe()
                 if result:
                     return result
-            except Exception as exc:  # noqa: BLE001 - any failure is "not yet"
+            except HarnessError:
+                raise  # the probe knows waiting cannot help
+            except Exception as exc:  # noqa: BLE001 - any other failure is "not yet"
                 last_error = exc
             if time.monotonic() >= deadline:
                 break

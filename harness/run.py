@@ -1,29 +1,22 @@
 """The run context: one run id, one run directory, the options, the run's key pair.
 
-The run id ("it" + 8 hex digits) names everything a run creates (tags, netns,
-nft tables, containers) so that a sweep can find what a dead run left.
+The run id (harness/runid.py) names everything a run creates.
 """
 from __future__ import annotations
 
 import json
 import os
-import secrets
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
 from harness.keys import KeyPair, generate_keypair
 from harness.options import RunOptions
+from harness.runid import new_run_id
 from harness.spec import load_spec
-
-RUN_ID_PREFIX = "it"
-
-
-def new_run_id() -> str:
-    """Return a fresh run id: "it" followed by 8 hex digits."""
-    return RUN_ID_PREFIX + secrets.token_hex(4)
-
+from harness.tls import RunCA
 
 @dataclass
 class RunContext:
@@ -51,6 +44,11 @@ class RunContext:
     @property
     def reused(self) -> bool:
         return self.options.reuse is not None
+
+    @cached_property
+    def ca(self) -> RunCA:
+        """The run's own certificate authority (key in the run folder): signs the sandbox host's certificate."""
+        return RunCA.open(self.run_dir / "ca", self.run_id)
 
     # --- state shared between the stages of a kept run and its reuse ---
     def state_path(self) -> Path:

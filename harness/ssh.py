@@ -1,6 +1,8 @@
 """SSH to the instance: one paramiko connection, reused, as the deploy user.
 
-Commands are strings for the remote shell; every argument that comes from
+Host questions go through testinfra on this connection (``SshSession.host``);
+this module itself does what testinfra cannot: send data on stdin (file
+contents, secrets), with a timeout on every command. Commands are strings for the remote shell; every argument that comes from
 data must be quoted by the caller with ``shlex.quote``. File contents travel
 on stdin, never on a command line.
 """
@@ -12,6 +14,7 @@ import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import paramiko
 
@@ -47,6 +50,7 @@ class SshSession:
         self.port = port
         self.connect_timeout = connect_timeout
         self._client: paramiko.SSHClient | None = None
+        self._host: Any = None
 
     @property
     def client(self) -> paramiko.SSHClient:
@@ -70,6 +74,15 @@ class SshSession:
                 ) from exc
             self._client = client
         return self._client
+
+    @property
+    def host(self) -> Any:
+        """A testinfra host (testinfra.host.Host) over this same connection (harness/hostinfra.py)."""
+        if self._host is None:
+            from harness.hostinfra import testinfra_host
+
+            self._host = testinfra_host(self)
+        return self._host
 
     def run(self, command: str, *, stdin: bytes | None = None, timeout: float = 120,
             check: bool = True) -> CommandResult:

@@ -1,24 +1,31 @@
 """`make clean`: remove what dead or kept runs left behind, found by run id.
 
 A run whose owning process is gone (crashed, killed, or kept with --keep) is
-swept: its containers, namespaces and nft tables (harness.sandbox.sweep), its
-cloud resources (terraform destroy outside the sandbox), its moto server, and
-its run directory.
+swept: its containers, namespaces and nft tables (harness/sandbox/cleanup.py),
+its cloud resources (terraform destroy outside the sandbox), its moto server,
+and its run directory. Sandbox resources named after a run that has no folder
+(and no live owner) are removed too.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import shutil
 import sys
 from pathlib import Path
 from typing import Any, Optional
 
-from harness.aws import pid_alive, stop_pid
 from harness.errors import HarnessError
 from harness.logblock import block
+from harness.process import pid_alive, stop_group
+from harness.runid import is_run_id
+from harness.sandbox.cleanup import owned_by_live_process, run_ids_on_machine, sweep_sandbox_run
+from harness.sandbox.state import STATE_FILE, SandboxState
 from harness.spec import REPO_ROOT
-from harness.terraform import Terraform, terraform_env
+from harness.terraform import Terraform, has_remote_state, run_variables, terraform_env
+
+log = logging.getLogger("harness.sweep")
 
 DEFAULT_RUNS_DIR = REPO_ROOT / "runs"
 
@@ -30,69 +37,97 @@ def _state(run_dir: Path) -> dict[str, Any]:
         return {}
 
 
-def sweep_run(run_dir: Path) -> None:
-    """Remove everything one run created, then its directory."""
-    state = _state(run_dir)
-    with block(f"sweeping run {run_dir.name}"):
-        try:
-            from harness.sandbox import sweep as sandbox_sweep
+def run_id_of(run_dir: Path) -> str:
+    """The run id its sandbox state or run.json records (the folder's name when neither does)."""
+    sandbox = SandboxState.load(run_dir)
+    return sandbox.run_id if sandbox else _state(run_dir).get("run_id") or run_dir.name
 
-            sandbox_sweep.sweep_run(run_dir)
-        except ImportError:
-            pass
+
+def _owner_alive(run_dir: Path) -> bool:
+    sandbox = SandboxState.load(run_dir)
+    if sandbox is not None and sandbox.owner is not None and sandbox.owner.alive():
+        return True
+    owner = _state(run_dir).get("owner_pid")
+    return bool(owner) and pid_alive(owner)
+
+
+def _run_folders(runs_dir: Path) -> list[Path]:
+    if not runs_dir.is_dir():
+        return []
+    return [path for path in sorted(runs_dir.iterdir()) if path.is_dir() and (
+        (path / "run.json").exists() or (path / STATE_FILE).exists() or is_run_id(path.name))]
+
+
+def sweep_run(run_dir: Path) -> list[str]:
+    """Remove everything one run created (whether or not its owner lives), then its folder; return problems."""
+    state = _state(run_dir)
+    run_id = run_id_of(run_dir)
+    with block(f"sweeping run {run_id}"):
+        problems = sweep_sandbox_run(run_id, run_dir)
         moto = state.get("moto")
         if moto and pid_alive(moto["pid"]):
-            stop_pid(moto["pid"])  # the sandbox's cloud resources live only in moto
+            stop_group(moto["pid"])  # the sandbox's cloud resources live only in moto
         elif state.get("environment") not in (None, "sandbox") and (run_dir / "terraform").is_dir():
             _destroy(run_dir, state)
         shutil.rmtree(run_dir, ignore_errors=True)
+    return problems
 
 
 def _destroy(run_dir: Path, state: dict[str, Any]) -> None:
-    terraform = Terraform(run_dir / "terraform", terraform_env(run_dir, {}))
+    workdir = run_dir / "terraform"
+    terraform = Terraform(workdir, terraform_env(run_dir, {}))
     if terraform.has_state():
-        variables = {"environment": state["environment"], "run_id": run_dir.name,
-                     "public_key": (run_dir / "keys" / "id_ed25519.pub").read_text().strip()}
+        public_key = (run_dir / "keys" / "id_ed25519.pub").read_text().strip()
+        variables = run_variables(state["environment"], state.get("run_id", run_dir.name), public_key,
+                                  persistent=has_remote_state(workdir))
         terraform.destroy(Path(state["tfvars"]), variables)
 
 
-def sweep(runs_dir: Path, run_id: Optional[str] = None) -> list[str]:
-    """Sweep one run (``run_id``) or every run whose owning process is gone; return their ids."""
-    swept = []
-    if runs_dir.is_dir():
-        for run_dir in sorted(runs_dir.iterdir()):
-            if not (run_dir / "run.json").exists() and not run_dir.name.startswith("it"):
-                continue
-            if run_id and run_dir.name != run_id:
-                continue
-            owner = _state(run_dir).get("owner_pid")
-            if run_id is None and owner and pid_alive(owner):
-                continue  # a live run cleans up after itself
-            sweep_run(run_dir)
-            swept.append(run_dir.name)
-    if run_id and run_id not in swept:
-        raise HarnessError(f"no run {run_id} in {runs_dir}; `ls {runs_dir}` lists the runs")
-    try:
-        from harness.sandbox import sweep as sandbox_sweep
+def sweep(runs_dir: Path, run_id: Optional[str] = None, *, include_alive: bool = False) -> dict[str, list[str]]:
+    """Sweep one run (``run_id``) or every run whose owner is gone; return ``{run_id: problems}``.
 
-        sandbox_sweep.sweep_orphans()
-    except ImportError:
-        pass
-    return swept
+    Without ``run_id``, sandbox resources named after a run that has no folder in
+    ``runs_dir`` and no live owner are removed as well.
+    """
+    report: dict[str, list[str]] = {}
+    known = set()
+    for run_dir in _run_folders(runs_dir):
+        found = run_id_of(run_dir)
+        known.add(found)
+        if run_id is not None and run_id not in (found, run_dir.name):
+            continue
+        if run_id is None and not include_alive and _owner_alive(run_dir):
+            log.info("run %s is still in progress; left alone", found)
+            continue
+        report[found] = sweep_run(run_dir)
+    if run_id is not None:
+        if not report:
+            raise HarnessError(f"no run {run_id} in {runs_dir}; `ls {runs_dir}` lists the runs")
+        return report
+    for orphan in sorted(run_ids_on_machine() - known):
+        if include_alive or not owned_by_live_process(orphan):
+            with block(f"sweeping resources of run {orphan} (no run folder)"):
+                report[orphan] = sweep_sandbox_run(orphan, None)
+    return report
 
 
 def main(argv: Optional[list[str]] = None) -> int:
+    """Command line: ``python -m harness.sweep [--runs-dir runs] [--run RUN_ID] [--all]``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS_DIR)
     parser.add_argument("--run", help="sweep only this run id (e.g. a kept run)")
+    parser.add_argument("--all", action="store_true", help="also sweep runs whose harness process is alive")
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        swept = sweep(args.runs_dir, args.run)
+        report = sweep(args.runs_dir, args.run, include_alive=args.all)
     except HarnessError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"swept {len(swept)} run(s){': ' + ', '.join(swept) if swept else ''}")
-    return 0
+    for swept, problems in report.items():
+        print(f"swept {swept}: {'OK' if not problems else '; '.join(problems)}")
+    print(f"swept {len(report)} run(s)")
+    return 1 if any(report.values()) else 0
 
 
 if __name__ == "__main__":

@@ -10,10 +10,11 @@ from __future__ import annotations
 import shlex
 import socket
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
-from fixtures.sandbox.envfile import password_from_database_url, read_env_file
-from suites.hostprobes import is_loopback, listeners, psql_superuser
+from harness.secrets import password_from_database_url, read_env_file
+from harness.hostprobes import journal_lines_containing, psql_as_role, psql_superuser
+from harness.hostinfra import is_loopback, listeners
 
 HOST_CONNECTION_TYPES = ("host", "hostssl", "hostnossl", "hostgssenc", "hostnogssenc")
 MIN_SECRET_LENGTH = 8  # shorter env values (ports, flags) are not treated as secrets to search for
@@ -57,9 +58,9 @@ def trust_rules(rules: list[HbaRule]) -> list[HbaRule]:
 
 
 def check_postgres_listens_on_localhost_only(deployment: Any) -> None:
-    """PostgreSQL listens on the host, on loopback addresses only (`ss -ltnH`)."""
+    """PostgreSQL listens on the host, on loopback addresses only (testinfra ``host.socket``)."""
     port = deployment.spec["database"]["port"]
-    addresses = listeners(deployment.ssh, port)
+    addresses = listeners(deployment.host, port)
     assert addresses, f"nothing listens on port {port} on the host; is PostgreSQL running?"
     public = [a for a in addresses if not is_loopback(a)]
     assert not public, (
@@ -83,15 +84,8 @@ def check_app_role_reads_and_writes(deployment: Any) -> None:
         "SELECT value FROM certification_probe;\n"
         "ROLLBACK;\n"
     )
-    # The password reaches psql through PGPASSWORD set from stdin, never on a command line.
-    command = (
-        "IFS= read -r PGPASSWORD && export PGPASSWORD && "
-        f"psql -X -q -At -w -v ON_ERROR_STOP=1 -h 127.0.0.1 -p {shlex.quote(str(port))} "
-        f"-U {shlex.quote(db.role)} -d {shlex.quote(db.name)} -f -"
-    )
-    # `read` consumes the first line; psql reads the script from the rest of stdin.
-    stdin = (db.password.reveal() + "\n" + script).encode()
-    result = deployment.ssh.run(command, stdin=stdin, check=False, timeout=30)
+    result = psql_as_role(deployment.ssh, role=db.role, database=db.name, port=port,
+                          password=db.password.reveal(), sql=script)
     assert result.exit_status == 0 and result.stdout.split() == ["written"], (
         f"role {db.role} cannot write and read database {db.name} over 127.0.0.1:{port} "
         f"(exit {result.exit_status}): {result.stderr.strip()[-300:]}; check the role's password, its ownership of "
@@ -140,9 +134,12 @@ def check_secrets_file_private(deployment: Any) -> None:
     """The secrets env file is mode 0600 (or 0400) and owned by the service user."""
     path = deployment.spec["app"]["env_file"]
     user = deployment.spec["app"]["user"]
-    result = deployment.ssh.sudo(f"stat -c '%a %U' {shlex.quote(path)}", check=False)
-    assert result.exit_status == 0, f"the secrets file {path} does not exist on the host"
-    mode, owner = result.stdout.split()
+    host = deployment.host
+    with host.sudo():
+        secrets_file = host.file(path)
+        exists = secrets_file.exists
+        mode, owner = (f"{secrets_file.mode:o}", secrets_file.user) if exists else ("", "")
+    assert exists, f"the secrets file {path} does not exist on the host"
     assert mode in ("600", "400"), (
         f"the secrets file {path} has mode {mode}: other users can read it; `chmod 600 {path}` "
         "(and fix whatever wrote it)"
@@ -175,23 +172,8 @@ def check_secrets_not_in_journal(deployment: Any) -> None:
     leaks = []
     for name, value in secrets_by_name.items():
         for label, selector in _journal_units(deployment):
-            # The pattern goes to a private temporary file through stdin, never on a command line.
-            command = (
-                'umask 077 && f=$(mktemp) && cat > "$f" && '
-                f'n=$(journalctl --no-pager -o cat {selector} | grep -cFf "$f"); rm -f "$f"; echo "${{n:-0}}"'
-            )
-            count = deployment.ssh.sudo(command, stdin=value.encode(), check=False, timeout=60).stdout.strip()
+            count = journal_lines_containing(deployment.ssh, value, selector)
             if count not in ("", "0"):
                 leaks.append(f"{name} appears in the journal of {label} ({count} lines)")
                 break
     assert not leaks, "; ".join(leaks) + " — stop logging it (it was redacted here) and rotate the secret"
-
-
-CHECKS: dict[str, Callable[[Any], None]] = {
-    "pg_localhost_only": check_postgres_listens_on_localhost_only,
-    "app_role_read_write": check_app_role_reads_and_writes,
-    "pg_refuses_outside": check_postgres_refuses_outside_connections,
-    "pg_hba_no_trust": check_pg_hba_has_no_trust,
-    "secrets_file_private": check_secrets_file_private,
-    "secrets_not_in_journal": check_secrets_not_in_journal,
-}

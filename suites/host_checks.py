@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import shlex
 from dataclasses import dataclass
 from typing import Any, Iterable
+
+from harness.hostinfra import is_loopback, listening_tcp
 
 # Security policy: the effective sshd settings every environment must have.
 SSHD_POLICY = {
@@ -26,22 +27,12 @@ NEVER_EXPOSED = (5432,)
 LOG_ERROR_PATTERNS = (r"\bERROR\b", r"^E: ", r"command not found", r"^Traceback ", r": line \d+: ")
 
 
-def parse_os_release(text: str) -> dict[str, str]:
-    """``/etc/os-release`` as a dict (quotes removed)."""
-    values = {}
-    for line in text.splitlines():
-        if "=" in line and not line.startswith("#"):
-            key, value = line.split("=", 1)
-            values[key.strip()] = value.strip().strip('"').strip("'")
-    return values
-
-
-def check_os(ssh: Any, spec: dict[str, Any]) -> None:
+def check_os(host: Any, spec: dict[str, Any]) -> None:
     """The instance runs the declared OS (spec.json instance.os_id / os_version_id)."""
-    release = parse_os_release(ssh.run("cat /etc/os-release").stdout)
+    actual = (host.system_info.distribution, host.system_info.release)
     want_id, want_version = spec["instance"]["os_id"], spec["instance"]["os_version_id"]
-    assert (release.get("ID"), release.get("VERSION_ID")) == (want_id, want_version), (
-        f"the instance runs {release.get('PRETTY_NAME', release)}, but spec.json declares "
+    assert actual == (want_id, want_version), (
+        f"the instance runs {actual[0]} {actual[1]}, but spec.json declares "
         f"{want_id} {want_version}: check the AMI in terraform (spec.json instance.ami)"
     )
 
@@ -51,26 +42,28 @@ def log_error_lines(log_text: str) -> list[str]:
     return [line for line in log_text.splitlines() if any(re.search(p, line) for p in LOG_ERROR_PATTERNS)]
 
 
-def check_user_data_finished(ssh: Any, spec: dict[str, Any]) -> None:
+def check_user_data_finished(host: Any, spec: dict[str, Any]) -> None:
     """The user data ran to its end: the completion marker exists and its log shows no error."""
     marker, log = spec["user_data"]["marker"], spec["user_data"]["log"]
-    marker_present = ssh.sudo(f"test -e {shlex.quote(marker)}", check=False).exit_status == 0
-    log_result = ssh.sudo(f"cat {shlex.quote(log)}", check=False)
-    tail = "\n".join(log_result.stdout.splitlines()[-15:])
+    with host.sudo():
+        marker_present = host.file(marker).exists
+        log_file = host.file(log)
+        log_text = log_file.content_string if log_file.exists else None
+    tail = "\n".join((log_text or "").splitlines()[-15:])
     assert marker_present, (
         f"the user data did not finish: {marker} is missing; see {log} on the instance "
         f"(and /var/log/cloud-init-output.log). Log tail:\n{tail}"
     )
-    assert log_result.exit_status == 0, f"the user data left no log at {log}: it must log everything there"
-    errors = log_error_lines(log_result.stdout)
+    assert log_text is not None, f"the user data left no log at {log}: it must log everything there"
+    errors = log_error_lines(log_text)
     assert not errors, f"the user-data log {log} reports errors:\n" + "\n".join(errors[:10])
 
 
-def check_nix_installed(ssh: Any) -> str:
+def check_nix_installed(host: Any) -> str:
     """Nix is installed and runs (``nix --version``); returns its version line."""
-    result = ssh.run("nix --version", check=False)
-    assert result.exit_status == 0 and "nix" in result.stdout.lower(), (
-        f"`nix --version` failed ({result.exit_status}): {result.stderr.strip()[-300:]}; "
+    result = host.run("nix --version")
+    assert result.rc == 0 and "nix" in result.stdout.lower(), (
+        f"`nix --version` failed ({result.rc}): {result.stderr.strip()[-300:]}; "
         "terraform/user_data.sh installs Nix (nix-bin)"
     )
     return result.stdout.strip()
@@ -86,19 +79,19 @@ def shadow_password_locked(field: str) -> bool:
     return bool(field) and re.fullmatch(r"[!*]+", field) is not None
 
 
-def check_deploy_user(ssh: Any, user: str, public_key: str) -> None:
+def check_deploy_user(host: Any, user: str, public_key: str) -> None:
     """The deploy user exists, logs in with the run's key only (in authorized_keys), has no password."""
-    passwd = ssh.run(f"getent passwd {shlex.quote(user)}", check=False)
-    assert passwd.exit_status == 0, f"user {user} does not exist; terraform/user_data.sh creates it"
-    home = passwd.stdout.strip().split(":")[5]
-    keys = ssh.sudo(f"cat {shlex.quote(home + '/.ssh/authorized_keys')}", check=False).stdout
+    account = host.user(user)
+    assert account.exists, f"user {user} does not exist; terraform/user_data.sh creates it"
+    home = account.home
+    with host.sudo():
+        keys_file = host.file(f"{home}/.ssh/authorized_keys")
+        keys = keys_file.content_string if keys_file.exists else ""
+        field = account.password  # the shadow password field (getent shadow, as root)
     assert _key_body(public_key) in [_key_body(line) for line in keys.splitlines() if line.strip()], (
         f"the run's public key is not in {home}/.ssh/authorized_keys of {user}: the user data must install "
         "the instance's key pair"
     )
-    shadow = ssh.sudo(f"getent shadow {shlex.quote(user)}", check=False).stdout.strip()
-    assert shadow, f"no shadow entry for {user}"
-    field = shadow.split(":")[1]
     assert shadow_password_locked(field), (
         f"user {user} has a password (shadow field is not '!'/'*'): key-only login is the policy; "
         f"lock it with `usermod --lock {user}` and remove the password (`passwd -d` then lock)"
@@ -121,33 +114,15 @@ def sshd_violations(effective: dict[str, str]) -> list[str]:
             for key, want in SSHD_POLICY.items() if effective.get(key) != want]
 
 
-def check_sshd_hardened(ssh: Any) -> None:
+def check_sshd_hardened(host: Any) -> None:
     """The effective sshd configuration (``sshd -T``) forbids root login, passwords and keyboard-interactive."""
-    effective = parse_sshd_t(ssh.sudo("sshd -T").stdout)
+    with host.sudo():
+        effective = parse_sshd_t(host.check_output("sshd -T"))
     violations = sshd_violations(effective)
     assert not violations, (
         "sshd is not hardened: " + "; ".join(violations)
         + " (the drop-in /etc/ssh/sshd_config.d/00-hardening.conf of user_data.sh must win: sshd uses the first value)"
     )
-
-
-def listening_ports(ss_output: str) -> set[int]:
-    """TCP ports listening on a non-loopback address, from ``ss -ltnH`` output."""
-    ports = set()
-    for line in ss_output.splitlines():
-        fields = line.split()
-        if len(fields) < 4 or ":" not in fields[3]:
-            continue
-        host, port = fields[3].rsplit(":", 1)
-        host = host.strip("[]").split("%", 1)[0]
-        try:
-            if host not in ("*", "") and ipaddress.ip_address(host).is_loopback:
-                continue
-        except ValueError:
-            pass
-        if port.isdigit():
-            ports.add(int(port))
-    return ports
 
 
 @dataclass(frozen=True)
@@ -175,10 +150,15 @@ def allowed_ports(rules: Iterable[Any], ports: Iterable[int], source: str | None
     return {port for port in ports if any(allows(rule, port) for rule in rules)}
 
 
-def measure_exposure(ssh: Any, prober: Any, rules: Iterable[Any], *, timeout: float = 1.5) -> Exposure:
+def public_listening_ports(host: Any) -> set[int]:
+    """TCP ports something listens on at a non-loopback address (testinfra ``host.socket``)."""
+    return {port for address, port in listening_tcp(host) if not is_loopback(address)}
+
+
+def measure_exposure(host: Any, prober: Any, rules: Iterable[Any], *, timeout: float = 1.5) -> Exposure:
     """Probe from the internet every port that listens, that the groups allow, or that policy watches."""
     rules = list(rules)
-    listening = listening_ports(ssh.run("ss -ltnH").stdout)
+    listening = public_listening_ports(host)
     rule_ports: set[int] = set()
     for rule in rules:
         if rule.protocol == "tcp" and rule.from_port is not None and rule.to_port - rule.from_port < 64:

@@ -8,9 +8,9 @@ import pytest
 pytestmark = [pytest.mark.production]
 
 
-def test_no_drift(infra: Any) -> None:
-    """The plan of terraform/ against production's state changes nothing."""
-    drift = infra.variables.get("drift")
+def test_no_drift(infra: Any, run_record: Any) -> None:
+    """The plan of terraform/ against production's state changes nothing (the infra stage records the plan)."""
+    drift = run_record.drift
     assert drift is not None, "the infra stage made no drift plan; production must be certified read-only"
     assert drift == [], (
         "production differs from terraform/ (plan would change: " + "; ".join(drift) + "); "

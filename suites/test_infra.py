@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from harness.errors import HarnessError
+from harness.security_groups import Permission, flatten_groups
 from suites import infra_rules as rules
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.staging, pytest.mark.production]
@@ -24,10 +25,10 @@ def _violations(found: list[str]) -> str:
 
 def _setting(infra: Any, name: str) -> Any:
     """An effective Terraform setting of the run (from the outputs the infra stage read)."""
-    if name not in infra.variables:
+    if name not in infra.outputs:
         raise HarnessError(f"terraform output {name!r} is missing from the infra stage's results; "
                            "terraform/outputs.tf must declare it")
-    return infra.variables[name]
+    return infra.outputs[name]
 
 
 @pytest.fixture(scope="module")
@@ -50,10 +51,10 @@ def described_instance(ec2: Any, infra: Any) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def permissions(ec2: Any, infra: Any) -> list[rules.Permission]:
+def permissions(ec2: Any, infra: Any) -> list[Permission]:
     """The ingress permissions of the run's security group, one per source."""
     groups = ec2.describe_security_groups(GroupIds=[infra.security_group_id])["SecurityGroups"]
-    return rules.flatten_groups(groups)
+    return flatten_groups(groups)
 
 
 @pytest.fixture(scope="module")
@@ -157,7 +158,7 @@ def test_user_data_is_the_repository_script(ec2, infra, run):
 
 def _expected_tags(run: Any, infra: Any) -> dict[str, Any]:
     return {"Name": None, "Environment": run.environment, "Project": run.spec["project"],
-            "RunId": infra.variables.get("run_id") or run.run_id}
+            "RunId": infra.outputs.get("run_id") or run.run_id}
 
 
 def test_instance_tags(described_instance, infra, run):

@@ -20,7 +20,7 @@ def test_provisioning_is_idempotent(deployment):
     """Running the sandbox provisioner again changes nothing ("0 changes")."""
     from fixtures.sandbox.provisioner import provision
 
-    report = provision(deployment.ssh, deployment.spec, deployment.db.password.reveal(),
+    report = provision(deployment.ssh, deployment.spec, deployment.db.password.reveal(), tls=deployment.run.ca,
                        backup=deployment.config.backup)
     assert not report.changes, (
         f"a second provisioner run changed the host ({report.summary()}): a step does not compare desired with "

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -18,8 +17,8 @@ import pytest
 
 from harness.errors import HarnessError
 from harness.plugin.core import OPTIONS
-from harness.spec import REPO_ROOT, SPEC_PATH
-from harness.terraform import terraform_binary, write_cli_config
+from harness.spec import REPO_ROOT
+from harness.terraform import prepare_workdir, terraform_binary, terraform_env
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.staging, pytest.mark.production]
 
@@ -47,14 +46,6 @@ def _run(command: list[str], *, cwd: Path, env: dict[str, str] | None = None) ->
         raise HarnessError(f"{command[0]} {command[1]} did not finish within {TIMEOUT} s in {cwd}") from None
 
 
-def _terraform_env(config_dir: Path) -> dict[str, str]:
-    """Environment for terraform: the provider mirror's CLI config (harness.terraform), no input, no checkpoint."""
-    env = dict(os.environ)
-    env.update(TF_CLI_CONFIG_FILE=str(write_cli_config(config_dir)), TF_IN_AUTOMATION="1", TF_INPUT="0",
-               CHECKPOINT_DISABLE="1")
-    return env
-
-
 def _terraform_env_no_config() -> dict[str, str]:
     # fmt needs no providers; an empty CLI config avoids warnings about a missing one.
     env = dict(os.environ)
@@ -67,11 +58,8 @@ def initialised_copy(terraform_dir: Path, tmp_path_factory: pytest.TempPathFacto
     """A copy of the configuration with spec.json beside it (as the harness lays out a run),
     initialised without a backend."""
     root = tmp_path_factory.mktemp("static")
-    copy = root / "terraform"
-    shutil.copytree(terraform_dir, copy, ignore=shutil.ignore_patterns(
-        ".terraform", "*.tfstate*", ".terraform.lock.hcl", "*_override.tf", "*_override.tf.json"))
-    shutil.copy(SPEC_PATH, root / "spec.json")
-    env = _terraform_env(root)
+    copy = prepare_workdir(terraform_dir, root, endpoint_url=None)
+    env = terraform_env(root, dict(os.environ))
     result = _run([terraform_binary(), "init", "-backend=false", "-input=false", "-no-color"], cwd=copy, env=env)
     if result.returncode != 0:
         raise HarnessError(f"terraform init -backend=false failed in a copy of {terraform_dir} (is the AWS provider "

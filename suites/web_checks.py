@@ -7,20 +7,16 @@ fault-injection tests (tests/host/) call them directly.
 """
 from __future__ import annotations
 
-import json
 import secrets
-import shlex
 import socket
 import ssl
-import urllib.error
-import urllib.request
-from dataclasses import dataclass
-from email.message import Message
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
-from suites.hostprobes import is_loopback, listeners, psql_superuser
+import requests
 
-TIMEOUT = 10.0
+from harness.http import request, tls_context
+from harness.hostprobes import psql_superuser
+from harness.hostinfra import is_loopback, listeners
 
 # Security policy (fixed here, not read from spec.json): the headers every response carries.
 REQUIRED_HEADERS = {
@@ -29,80 +25,71 @@ REQUIRED_HEADERS = {
     "Referrer-Policy": "no-referrer",
 }
 CSP_REQUIRED = "default-src 'self'"
+TLS_TIMEOUT = 10.0  # seconds for the raw TLS handshake
 
 
-@dataclass(frozen=True)
-class Response:
-    status: int
-    headers: Message
-    body: bytes
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-def _tls_context() -> ssl.SSLContext:
-    # The sandbox's certificate is self-signed: the check is the handshake and the answers, not the chain.
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    return context
-
-
-def fetch(url: str, *, method: str = "GET", payload: Optional[dict[str, Any]] = None) -> Response:
-    """One HTTP(S) request from this machine; AssertionError naming the URL when nothing answers."""
-    data = json.dumps(payload).encode() if payload is not None else None
-    request = urllib.request.Request(url, data=data, method=method)
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    opener = urllib.request.build_opener(_NoRedirect, urllib.request.HTTPSHandler(context=_tls_context()))
+def fetch(deployment: Any, url: str, *, method: str = "GET", payload: Optional[dict[str, Any]] = None
+          ) -> requests.Response:
+    """One HTTP(S) request from this machine (redirects not followed, TLS verified); AssertionError when
+    nothing answers or the certificate is not the one the deployment is meant to have."""
     try:
-        with opener.open(request, timeout=TIMEOUT) as answer:
-            return Response(answer.status, answer.headers, answer.read())
-    except urllib.error.HTTPError as error:
-        return Response(error.code, error.headers, error.read())
-    except (urllib.error.URLError, OSError) as error:
-        reason = getattr(error, "reason", error)
+        return request(deployment.http, method, url, payload=payload)
+    except requests.exceptions.SSLError as error:
         raise AssertionError(
-            f"{method} {url} got no HTTP answer ({reason}); is Nginx running and listening? "
+            f"{method} {url}: the TLS certificate does not verify ({_reason(error)}); it must be issued for "
+            f"{deployment.address} by the CA the deployment trusts (in the sandbox the run's own CA), not self-signed"
+        ) from None
+    except requests.RequestException as error:
+        raise AssertionError(
+            f"{method} {url} got no HTTP answer ({_reason(error)}); is Nginx running and listening? "
             "On the host: `systemctl status nginx`, `ss -ltnp`, `nginx -t`"
         ) from None
 
 
-def _expect_app_answer(response: Response, url: str, expected: int = 200, method: str = "GET") -> None:
+def _reason(error: BaseException) -> str:
+    while error.__context__ is not None and not isinstance(error, ssl.SSLError):
+        error = error.__context__
+    return str(error)[:300]
+
+
+def _expect_app_answer(response: requests.Response, url: str, expected: int = 200, method: str = "GET") -> None:
     hint = ""
-    if response.status in (502, 504):
+    if response.status_code in (502, 504):
         hint = (" — Nginx answered but could not reach the application: check `proxy_pass` in the Nginx site "
                 "and `systemctl status inventory-tracker` on the host")
-    elif response.status == 503:
+    elif response.status_code == 503:
         hint = " — the application reports its database unavailable: check PostgreSQL and DATABASE_URL"
-    assert response.status == expected, (
-        f"{method} {url} answered {response.status}, expected {expected}{hint}; body: {response.body[:200]!r}"
+    assert response.status_code == expected, (
+        f"{method} {url} answered {response.status_code}, expected {expected}{hint}; body: {response.content[:200]!r}"
     )
 
 
 def check_http_root(deployment: Any) -> None:
     """Nginx on port 80 answers ``/`` with 200 from the application."""
     url = deployment.base_url + "/"
-    _expect_app_answer(fetch(url), url)
+    _expect_app_answer(fetch(deployment, url), url)
 
 
 def check_http_health(deployment: Any) -> None:
     """Nginx on port 80 answers the health path with 200 (the app is up and reaches its database)."""
     url = deployment.base_url + deployment.spec["app"]["health_path"]
-    _expect_app_answer(fetch(url), url)
+    _expect_app_answer(fetch(deployment, url), url)
 
 
 def check_tls_handshake(deployment: Any) -> None:
-    """Port 443 completes a TLS handshake (TLS 1.2 or newer) and presents a certificate."""
+    """Port 443 completes a TLS handshake (TLS 1.2 or newer) with a certificate for the address that
+    verifies against the deployment's trust (the run's CA in the sandbox; a self-signed one fails)."""
     host, port = deployment.address, deployment.spec["ports"]["https"]
     try:
-        with socket.create_connection((host, port), timeout=TIMEOUT) as raw:
-            with _tls_context().wrap_socket(raw, server_hostname=host) as tls:
+        with socket.create_connection((host, port), timeout=TLS_TIMEOUT) as raw:
+            with tls_context(deployment.tls_trust).wrap_socket(raw, server_hostname=host) as tls:
                 version = tls.version()
                 certificate = tls.getpeercert(binary_form=True)
+    except ssl.SSLCertVerificationError as error:
+        raise AssertionError(
+            f"the TLS certificate of {host}:{port} does not verify ({error.verify_message}): it must be issued "
+            f"for {host} by the CA the deployment trusts (in the sandbox the run's own CA), not self-signed"
+        ) from None
     except (OSError, ssl.SSLError) as error:
         raise AssertionError(
             f"no TLS handshake with {host}:{port} ({error}); check the `listen {port} ssl` server in the Nginx "
@@ -112,7 +99,7 @@ def check_tls_handshake(deployment: Any) -> None:
     assert certificate, f"{host}:{port} presented no certificate; set ssl_certificate in the Nginx site"
 
 
-def _header_problems(response: Response, *, hsts: bool) -> list[str]:
+def _header_problems(response: requests.Response, *, hsts: bool) -> list[str]:
     problems = []
     for name, value in REQUIRED_HEADERS.items():
         actual = response.headers.get(name)
@@ -137,7 +124,7 @@ def check_security_headers(deployment: Any) -> None:
     """Responses on 80 and 443 carry the security headers; 443 also HSTS (whatever the status)."""
     problems = []
     for url, hsts in ((deployment.base_url + "/", False), (deployment.https_url + "/", True)):
-        problems += [f"{url}: {p}" for p in _header_problems(fetch(url), hsts=hsts)]
+        problems += [f"{url}: {p}" for p in _header_problems(fetch(deployment, url), hsts=hsts)]
     assert not problems, (
         "missing or wrong security headers (add them with `add_header ... always;` at server level in the Nginx "
         "site; a location with its own add_header drops the server's):\n  " + "\n  ".join(problems)
@@ -145,9 +132,9 @@ def check_security_headers(deployment: Any) -> None:
 
 
 def check_app_listens_on_loopback_only(deployment: Any) -> None:
-    """The application's port listens on the host, on loopback addresses only (`ss -ltnH`)."""
+    """The application's port listens on the host, on loopback addresses only (testinfra ``host.socket``)."""
     port = deployment.spec["app"]["port"]
-    addresses = listeners(deployment.ssh, port)
+    addresses = listeners(deployment.host, port)
     assert addresses, (
         f"nothing listens on port {port} on the host; check `systemctl status {deployment.app_unit}`"
     )
@@ -171,9 +158,10 @@ def check_app_runs_as_own_user(deployment: Any) -> None:
     """The application's main process runs as the application's own user, not root."""
     unit = deployment.app_unit
     want = deployment.spec["app"]["user"]
-    pid = deployment.ssh.sudo(f"systemctl show -p MainPID --value {shlex.quote(unit)}", check=False).stdout.strip()
+    pid = deployment.host.service(unit).systemd_properties.get("MainPID", "")
     assert pid.isdigit() and pid != "0", f"{unit} has no main process (MainPID={pid!r}); is it running?"
-    user = deployment.ssh.run(f"ps -o user= -p {shlex.quote(pid)}", check=False).stdout.strip()
+    processes = deployment.host.process.filter(pid=int(pid))
+    user = processes[0].user if processes else None
     assert user == want, f"{unit}'s main process {pid} runs as {user!r}, expected {want!r}: set User={want} in the unit"
 
 
@@ -182,9 +170,9 @@ def check_item_roundtrip(deployment: Any) -> None:
     name = f"certification-{deployment.run.run_id}-{secrets.token_hex(4)}"
     quantity = secrets.randbelow(1000) + 1
     url = deployment.base_url + "/items"
-    created = fetch(url, method="POST", payload={"name": name, "quantity": quantity})
+    created = fetch(deployment, url, method="POST", payload={"name": name, "quantity": quantity})
     _expect_app_answer(created, url, expected=201, method="POST")
-    row = json.loads(created.body)
+    row = created.json()
     assert row.get("name") == name and row.get("quantity") == quantity, f"POST {url} answered {row!r}"
     stored = psql_superuser(
         deployment.ssh, deployment.db.name,
@@ -194,18 +182,6 @@ def check_item_roundtrip(deployment: Any) -> None:
         f"the item {name!r} created through Nginx is not in table items of database {deployment.db.name} "
         f"(found {stored!r}); is the application writing to the database named in DATABASE_URL?"
     )
-    listed = fetch(url)
+    listed = fetch(deployment, url)
     _expect_app_answer(listed, url)
-    assert any(item.get("name") == name for item in json.loads(listed.body)), f"GET {url} does not list {name!r}"
-
-
-CHECKS: dict[str, Callable[[Any], None]] = {
-    "http_root": check_http_root,
-    "http_health": check_http_health,
-    "tls_handshake": check_tls_handshake,
-    "security_headers": check_security_headers,
-    "app_loopback_only": check_app_listens_on_loopback_only,
-    "app_closed_from_internet": check_app_port_closed_from_internet,
-    "app_own_user": check_app_runs_as_own_user,
-    "item_roundtrip": check_item_roundtrip,
-}
+    assert any(item.get("name") == name for item in listed.json()), f"GET {url} does not list {name!r}"

@@ -13,6 +13,7 @@ from harness.certificate import CheckResult, build_certificate, certifiable, rem
 from harness.errors import HarnessError
 from harness.logblock import STAGE_TIMES, StageTime, utc_iso
 from harness.options import ENVIRONMENTS, RunOptions
+from harness.record import RunRecord
 from harness.plugin.environment import select_environment
 from harness.plugin.run_report import failure_reason, write_dr_report, write_run_reports
 from harness.redaction import install_log_redaction, redact
@@ -32,8 +33,8 @@ CERTIFICATION_MARKERS = frozenset(MARKERS) - {"nixos", "dr"}
 
 OPTIONS = pytest.StashKey[RunOptions]()
 RESULTS = pytest.StashKey[dict[str, CheckResult]]()
-# Stage fixtures put what the certificate needs here (run_id, resources, kept-run hints).
-RUN_FACTS = pytest.StashKey[dict[str, Any]]()
+# The run record (harness/record.py): the stage fixtures fill it in through the `run_record` fixture.
+RUN_RECORD = pytest.StashKey[RunRecord]()
 
 STAGE_FIXTURES = frozenset({"aws", "infra", "instance", "host", "ssh", "deployment", "host_configured"})
 
@@ -95,10 +96,10 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.xmlpath = str(config.stash[OPTIONS].reports_dir / "junit.xml")
     config.stash[RESULTS] = {}
     config.pluginmanager.register(OutcomeRecorder(config.stash[RESULTS]), "harness-outcome-recorder")
-    config.stash[RUN_FACTS] = {}
+    config.stash[RUN_RECORD] = RunRecord()
     install_log_redaction()
     # Terraform's and paramiko's line-by-line chatter stays out of the live log.
-    for noisy in ("tftest", "paramiko", "botocore", "urllib3"):
+    for noisy in ("tftest", "paramiko", "botocore", "urllib3", "testinfra"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     interrupt.install()
 
@@ -111,7 +112,7 @@ def is_certification_check(item: pytest.Item) -> bool:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Without -m, a run certifies its environment: other environments' checks are deselected."""
     options = config.stash[OPTIONS]
-    facts = config.stash[RUN_FACTS]
+    record = config.stash[RUN_RECORD]
     if not config.option.markexpr:
         keep, drop = [], []
         for item in items:
@@ -120,11 +121,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if drop:
             config.hook.pytest_deselected(items=drop)
             items[:] = keep
-    facts["certification_run"] = any(is_certification_check(item) for item in items)
+    record.certification_run = any(is_certification_check(item) for item in items)
     # A certificate says whether every check of the environment ran or only a selection (paths, -k).
     default_paths = {str(REPO_ROOT / "suites"), str(REPO_ROOT)}
     chosen = {str(Path(arg.split("::")[0]).resolve()) for arg in config.args}
-    facts["selection"] = "complete" if chosen <= default_paths and not config.option.keyword else "partial"
+    record.selection = "complete" if chosen <= default_paths and not config.option.keyword else "partial"
     if any(STAGE_FIXTURES & set(getattr(item, "fixturenames", ())) for item in items):
         try:
             preflight(options)
@@ -195,8 +196,8 @@ def timeline_records(stages: list[StageTime], recorder: Optional[OutcomeRecorder
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    session.config.stash[RUN_FACTS]["started"] = time.monotonic()
-    session.config.stash[RUN_FACTS]["started_epoch"] = time.time()
+    session.config.stash[RUN_RECORD].started = time.monotonic()
+    session.config.stash[RUN_RECORD].started_epoch = time.time()
 
 
 # trylast: after the session fixtures' teardown (destroy, container removal), whose errors count too.
@@ -205,61 +206,59 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     options = config.stash[OPTIONS]
     checks = list(config.stash[RESULTS].values())
-    facts = config.stash[RUN_FACTS]
-    if not facts.get("certification_run") or config.option.collectonly:
+    record = config.stash[RUN_RECORD]
+    if not record.certification_run or config.option.collectonly:
         return  # not a certification run (the project's own tests, or only listing)
-    facts["run_seconds"] = round(time.monotonic() - facts["started"], 2)
+    record.finish()
     # A certificate certifies a deployment: the stage chain must have run (a run id exists).
-    certified = bool(exitstatus == 0 and certifiable(checks) and facts.get("run_id"))
+    certified = bool(exitstatus == 0 and certifiable(checks) and record.run_id)
     document = build_certificate(
         environment=options.environment,
-        run_id=facts.get("run_id", ""),
+        run_id=record.run_id or "",
         checks=checks,
         stages=timeline_records(list(STAGE_TIMES), config.pluginmanager.get_plugin("harness-outcome-recorder")),
-        resources=facts.get("resources", []),
+        resources=record.resources,
         extra={
             "policy": options.policy,
-            "selection": facts["selection"],
-            # the whole run: set-up, checks and teardown
-            "run_seconds": facts["run_seconds"],
-            **facts.get("certificate_extra", {}),
+            "selection": record.selection,
+            "run_seconds": record.run_seconds,  # the whole run: set-up, checks and teardown
         },
         certified=certified,
     )
     if certified:
-        facts["certificate_path"] = str(write_certificate(options.reports_dir, document))
+        record.certificate_path = write_certificate(options.reports_dir, document)
     else:
-        document["failure"] = {"exit_status": int(exitstatus), "reason": failure_reason(checks, facts, int(exitstatus))}
-        if remove_certificate(options.reports_dir):
-            facts["certificate_removed"] = True
-    facts["report_paths"] = write_run_reports(options.reports_dir, document)
+        document["failure"] = {"exit_status": int(exitstatus),
+                               "reason": failure_reason(checks, record.run_id, int(exitstatus))}
+        remove_certificate(options.reports_dir)  # an old certificate must not outlive a failed run
+    record.report_paths = write_run_reports(options.reports_dir, document)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     """The drill's page, once every plugin has finished (the drill writes certificate-dr.json)."""
-    facts = config.stash.get(RUN_FACTS, {})
-    if OPTIONS in config.stash and "started_epoch" in facts and not hasattr(config, "workerinput"):
-        for path in write_dr_report(config.stash[OPTIONS].reports_dir, facts["started_epoch"]):
+    record = config.stash.get(RUN_RECORD, None)
+    if OPTIONS in config.stash and record is not None and record.started_epoch and not hasattr(config, "workerinput"):
+        for path in write_dr_report(config.stash[OPTIONS].reports_dir, record.started_epoch):
             print(f"report page: {path}")
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     if OPTIONS not in config.stash:
         return
-    facts = config.stash[RUN_FACTS]
+    record = config.stash[RUN_RECORD]
     if STAGE_TIMES:
         terminalreporter.section("stage timings")
         for stage_time in STAGE_TIMES:
             label = stage_time.name if stage_time.kind == "stage" else f"{stage_time.kind} {stage_time.name}"
             terminalreporter.write_line(f"{label:<32} {stage_time.seconds:8.1f} s")
-        if "run_seconds" in facts:
-            terminalreporter.write_line(f"{'whole run (with teardown)':<32} {facts['run_seconds']:8.1f} s")
-    if facts.get("certificate_path"):
-        partial = " (partial selection: not every check ran)" if facts.get("selection") == "partial" else ""
-        terminalreporter.write_line(f"CERTIFIED{partial}: {facts['certificate_path']}", green=True, bold=True)
-    elif facts.get("certification_run") and not config.option.collectonly:
+        if record.run_seconds is not None:
+            terminalreporter.write_line(f"{'whole run (with teardown)':<32} {record.run_seconds:8.1f} s")
+    if record.certificate_path is not None:
+        partial = " (partial selection: not every check ran)" if record.selection == "partial" else ""
+        terminalreporter.write_line(f"CERTIFIED{partial}: {record.certificate_path}", green=True, bold=True)
+    elif record.certification_run and not config.option.collectonly:
         terminalreporter.write_line("NOT CERTIFIED: a check failed or did not run; no certificate written", red=True, bold=True)
-    for path in facts.get("report_paths", []):
+    for path in record.report_paths:
         terminalreporter.write_line(f"report page: {path}")
-    for line in facts.get("kept", []):
+    for line in record.kept_hints:
         terminalreporter.write_line(line, yellow=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import pytest
 
@@ -17,7 +17,7 @@ REPORT_NAME = "certificate.html"
 DR_CERTIFICATE_NAME = "certificate-dr.json"
 
 
-def failure_reason(checks: list[CheckResult], facts: dict[str, Any], exitstatus: int) -> str:
+def failure_reason(checks: list[CheckResult], run_id: Optional[str], exitstatus: int) -> str:
     """Why a run is not certified, in one line (for its report page)."""
     if HARNESS_ERRORS:
         return HARNESS_ERRORS[-1]
@@ -26,7 +26,7 @@ def failure_reason(checks: list[CheckResult], facts: dict[str, Any], exitstatus:
         return f"{len(failed)} of {len(checks)} checks failed or errored"
     if exitstatus == pytest.ExitCode.INTERRUPTED:
         return "the run was interrupted"
-    if not facts.get("run_id"):
+    if not run_id:
         return "the stage chain did not run (no deployment to certify)"
     if not any(c.outcome == "passed" for c in checks):
         return "no check passed"

@@ -1,10 +1,12 @@
-"""Removing what a sandbox run created (its own teardown, and the sweep of dead runs)."""
+"""Removing what a sandbox run created: its own teardown, and (for harness/sweep.py, `make clean`)
+what dead runs left, found by the records in their folders and by the run id in resource names."""
 from __future__ import annotations
 
 import logging
 import re
 from pathlib import Path
 
+from harness.runid import is_run_id, run_ids_in
 from harness.sandbox import container, firewall, network
 from harness.sandbox.state import STATE_FILE, ProcessRecord, SandboxState, proc_starttime
 
@@ -150,3 +152,41 @@ def state_from_names(run_id: str) -> SandboxState:
     state.nft_tables = [t for t in firewall.list_tables() if t == run_id]
     state.paths = [str(Path(m).parent) for m in mounts_of(run_id)]
     return state
+
+
+def run_ids_on_machine() -> set[str]:
+    """Run ids that appear in sandbox resource names on this machine."""
+    names = network.list_netns() + network.list_links() + firewall.list_tables()
+    ids = {run_id for name in names for run_id in run_ids_in(name)}
+    ids |= {machine for machine in nspawn_machines().values() if is_run_id(machine)}
+    return ids
+
+
+def owned_by_live_process(run_id: str) -> bool:
+    """True while a run without a state file here may still be alive elsewhere.
+
+    Without a state file in this runs folder the run may belong to another checkout or a
+    helper script: consider it alive while its systemd-nspawn runs under a live parent
+    that is not init (a harness that crashed leaves nspawn re-parented to PID 1).
+    """
+    for pid in nspawn_pids(run_id):
+        try:
+            ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid > 1:
+            return True
+    return False
+
+
+def sweep_sandbox_run(run_id: str, run_dir: Path | None) -> list[str]:
+    """Remove what the run recorded in ``run_dir`` and whatever else carries its name; return the problems."""
+    state = (SandboxState.load(run_dir) if run_dir else None) or SandboxState(run_id=run_id)
+    by_name = state_from_names(run_id) if is_run_id(run_id) else SandboxState(run_id=run_id)
+    state.processes += [p for p in by_name.processes if p not in state.processes]
+    for kind in ("netns", "veths", "nft_tables", "paths"):
+        items = getattr(state, kind)
+        items += [v for v in getattr(by_name, kind) if v not in items]
+    problems = cleanup_state(state, run_dir)
+    return problems + [f"still present: {item}" for item in leftovers_by_name(run_id)
+                       if f"still present: {item}" not in problems]

@@ -21,12 +21,9 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from harness.errors import HarnessError
+from harness.security_groups import KNOWN_PROTOCOLS, flatten_groups
 
 log = logging.getLogger("harness.sandbox.firewall")
-
-_PROTOCOLS = {"tcp": "tcp", "6": "tcp", "udp": "udp", "17": "udp", "icmp": "icmp", "1": "icmp",
-              "icmpv6": "icmpv6", "58": "icmpv6", "-1": "all", "all": "all"}
-
 
 @dataclass(frozen=True)
 class IngressRule:
@@ -49,30 +46,26 @@ class IngressRule:
 
 
 def rules_from_security_groups(groups: Iterable[dict[str, Any]]) -> list[IngressRule]:
-    """Ingress rules from ``describe_security_groups()["SecurityGroups"]`` entries."""
-    rules: list[IngressRule] = []
-    for group in groups:
-        group_id = group.get("GroupId", "")
-        for permission in group.get("IpPermissions", []):
-            raw_protocol = str(permission.get("IpProtocol", "")).lower()
-            protocol = _PROTOCOLS.get(raw_protocol)
-            if protocol is None:
-                log.warning("security group %s: protocol %r is not enforced in the sandbox (skipped)",
-                            group_id, raw_protocol)
-                continue
-            cidrs = tuple(r["CidrIp"] for r in permission.get("IpRanges", []) if r.get("CidrIp"))
-            cidrs += tuple(r["CidrIpv6"] for r in permission.get("Ipv6Ranges", []) if r.get("CidrIpv6"))
-            if permission.get("UserIdGroupPairs") or permission.get("PrefixListIds"):
-                log.info("security group %s: group/prefix-list sources match nothing in the sandbox (skipped)",
-                         group_id)
-            if not cidrs:
-                continue
-            from_port = permission.get("FromPort")
-            to_port = permission.get("ToPort")
-            if protocol in ("all", "icmp", "icmpv6") or from_port in (None, -1):
-                from_port = to_port = None
-            rules.append(IngressRule(protocol, from_port, to_port, cidrs, group_id))
-    return rules
+    """Ingress rules from ``describe_security_groups()["SecurityGroups"]`` entries (read by
+    harness/security_groups.py), the address-range sources of one permission together."""
+    grouped: dict[tuple[str, str, int | None, int | None], list[str]] = {}
+    for permission in flatten_groups(groups):
+        group_id, protocol = permission.group_id, permission.protocol
+        if protocol not in KNOWN_PROTOCOLS:
+            log.warning("security group %s: protocol %r is not enforced in the sandbox (skipped)", group_id, protocol)
+            continue
+        if permission.cidr is None:
+            log.info("security group %s: group/prefix-list sources match nothing in the sandbox (skipped)", group_id)
+            continue
+        if protocol in ("all", "icmp", "icmpv6"):
+            ports: tuple[int | None, int | None] = (None, None)
+        elif permission.from_port is None:
+            ports = (0, 65535)  # every port of the protocol
+        else:
+            ports = (permission.from_port, permission.to_port)
+        grouped.setdefault((group_id, protocol, *ports), []).append(permission.cidr)
+    return [IngressRule(protocol, from_port, to_port, tuple(cidrs), group_id)
+            for (group_id, protocol, from_port, to_port), cidrs in grouped.items()]
 
 
 def _nft_set(items: list[str]) -> str:

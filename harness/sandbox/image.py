@@ -4,6 +4,10 @@ The recipe lives in ``fixtures/sandbox/image/``; the cache key is a hash of ever
 file there (plus :data:`BUILDER_VERSION`), so the image is rebuilt only when the
 recipe changes. The cache defaults to ``/var/cache/inventory-tracker-harness/images``
 (outside the repository, so CI clones share it), overridable with ``HARNESS_IMAGE_CACHE``.
+
+A build is quiet: mmdebstrap's full output (about 2,000 lines) goes to
+``<cache>/<key>.build.log``; the live log shows a progress line (the current step
+and the elapsed time) every 30 s. Only a failed build shows its output in full.
 """
 from __future__ import annotations
 
@@ -15,7 +19,6 @@ import os
 import shlex
 import shutil
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,7 +97,8 @@ def ensure_image(options: ImageOptions | None = None) -> Image:
         image = cached_image(options)
         if image is not None:
             return image
-        with block(f"building the sandbox image {key} (Debian 13, mmdebstrap; a few minutes, once per recipe)"):
+        with block(f"building the sandbox image {key} (Debian 13, mmdebstrap; a few minutes, once per recipe; "
+                   f"full output in {build_log_path(options, key)})"):
             return _build(options, key)
 
 
@@ -154,11 +158,41 @@ def _classify_failure(output_tail: str, options: ImageOptions) -> str:
     return "mmdebstrap failed building the sandbox image; see its output below and fix the recipe in fixtures/sandbox/image/"
 
 
-def _progress(line: str, started: float) -> None:
-    log.info("mmdebstrap: %s", line)
-    # Show build phases on the terminal even under pytest's capture, not every apt line.
-    if line.startswith(("I:", "E:", "W:")) or "Unpacking" in line or "Setting up" in line:
-        print(f"[harness] image build {time.monotonic() - started:5.0f} s  {line[:150]}", file=sys.__stderr__, flush=True)
+class Progress:
+    """The build's progress in the live log: the current step and the elapsed time.
+
+    mmdebstrap's "I: ..." lines name the steps; a progress line is logged at most
+    every ``every`` seconds (a few lines for a build of a few minutes). It goes
+    through logging, so pytest's live log shows it even while output is captured.
+    """
+
+    def __init__(self, every: float = 30.0):
+        self.started = time.monotonic()
+        self.step = "starting mmdebstrap"
+        self.every = every
+        self.last = self.started
+
+    def update(self, line: str) -> None:
+        """Take one output line of mmdebstrap; log the step and elapsed time when ``every`` has passed."""
+        if line.startswith("I: "):
+            self.step = line[3:].strip()[:90]
+        now = time.monotonic()
+        if now - self.last >= self.every:
+            log.info("image build: %.0f s, %s", now - self.started, self.step)
+            self.last = now
+
+
+def build_log_path(options: ImageOptions, key: str) -> Path:
+    """Where a build of ``key`` keeps mmdebstrap's full output (beside the cached image)."""
+    return options.cache_dir / f"{key}.build.log"
+
+
+def _show_full_output(log_path: Path) -> None:
+    """A failed build: its whole output into the live log."""
+    try:
+        log.error("mmdebstrap output (%s):\n%s", log_path, log_path.read_text(errors="replace"))
+    except OSError:
+        pass
 
 
 def _build(options: ImageOptions, key: str) -> Image:
@@ -174,8 +208,10 @@ def _build(options: ImageOptions, key: str) -> Image:
     if shutil.which("mmdebstrap") is None:
         raise HarnessError("mmdebstrap is not installed; run `make setup` (apt-get install mmdebstrap)")
     command = build_command(options, staging / "rootfs")
-    started = time.monotonic()
+    progress = Progress()
+    started = progress.started
     tail: list[str] = []
+    log_path = build_log_path(options, key)
     try:
         process = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
@@ -183,16 +219,18 @@ def _build(options: ImageOptions, key: str) -> Image:
         )
         assert process.stdout is not None
         try:
-            for raw in process.stdout:
-                line = raw.rstrip()
-                tail = (tail + [line])[-40:]
-                _progress(line, started)
-                if time.monotonic() - started > options.build_timeout:
-                    process.kill()
-                    raise HarnessError(
-                        f"building the sandbox image took longer than {options.build_timeout:.0f} s; "
-                        "check the connection to the Debian archive"
-                    )
+            with open(log_path, "w") as build_log:
+                for raw in process.stdout:
+                    line = raw.rstrip()
+                    tail = (tail + [line])[-40:]
+                    build_log.write(line + "\n")
+                    progress.update(line)
+                    if time.monotonic() - started > options.build_timeout:
+                        process.kill()
+                        raise HarnessError(
+                            f"building the sandbox image took longer than {options.build_timeout:.0f} s; "
+                            "check the connection to the Debian archive"
+                        )
             status = process.wait()
         finally:
             if process.poll() is None:
@@ -200,7 +238,9 @@ def _build(options: ImageOptions, key: str) -> Image:
                 process.wait()
         if status != 0:
             output = "\n".join(tail)
-            raise HarnessError(f"{_classify_failure(output, options)}\n--- mmdebstrap output (tail) ---\n{output}")
+            _show_full_output(log_path)
+            raise HarnessError(f"{_classify_failure(output, options)}\n--- mmdebstrap output (tail; all of it "
+                               f"above and in {log_path}) ---\n{output}")
         (staging / COMPLETE).write_text(json.dumps({
             "key": key, "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "seconds": round(time.monotonic() - started, 1), "command": command,

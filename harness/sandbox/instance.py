@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from harness.errors import HarnessError
+from harness.instance import wait_login, wait_running
 from harness.logblock import block
 from harness.probe import InternetProber
 from harness.retry import wait_until
@@ -24,7 +25,6 @@ from harness.sandbox.cleanup import cleanup_state
 from harness.sandbox.cloud_seed import CloudSeed, seed_from_api
 from harness.sandbox.image import ImageOptions, ensure_image
 from harness.sandbox.state import SandboxState
-from harness.ssh import SshSession
 
 log = logging.getLogger("harness.sandbox.instance")
 
@@ -288,20 +288,8 @@ def _boot(state: SandboxState, run_dir: Path, seed: CloudSeed, rules_source: Cal
             + f"\n--- /{CLOUD_INIT_OUTPUT}, final stage (tail) ---\n{instance.cloud_init_final_output()}"
         )
 
-    def deploy_login() -> bool:
-        with SshSession(plan.instance, DEPLOY_USER, key_path, connect_timeout=5) as session:
-            return session.run("true", timeout=10).exit_status == 0
-
-    wait_until(f"SSH login as {DEPLOY_USER}", deploy_login, timeout=timeouts.login, interval=0.2)
+    wait_login(plan.instance, DEPLOY_USER, key_path, timeout=timeouts.login, interval=0.2)
     return instance
-
-
-def _wait_running(ec2: Any, instance_id: str, timeout: float) -> None:
-    def running() -> bool:
-        reservations = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
-        return reservations[0]["Instances"][0]["State"]["Name"] == "running"
-
-    wait_until(f"instance {instance_id} to be running (API)", running, timeout=timeout, interval=0.5)
 
 
 def rules_from_api(ec2: Any, instance_id: str) -> list[firewall.IngressRule]:
@@ -323,7 +311,7 @@ def boot_from_api(run_id: str, run_dir: Path, ec2: Any, instance_id: str, key_pa
 
     ``aws`` (endpoint URL, region of the run's AWS API) gives the instance metadata and S3 on its link.
     """
-    _wait_running(ec2, instance_id, running_timeout)
+    wait_running(ec2, instance_id, timeout=running_timeout)
     seed = seed_from_api(ec2, instance_id, fallback_public_key=run_public_key)
     with sandbox_instance(run_id, run_dir, seed, lambda: rules_from_api(ec2, instance_id), key_path,
                           image_options=image_options, timeouts=timeouts, keep=keep, aws=aws) as instance:

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.sandbox.state import RUN_ID
+from harness.runid import is_run_id
 
 SANDBOX_NET = ipaddress.ip_network("10.213.0.0/16")
 SUBNET_PREFIX = 29
@@ -81,7 +81,7 @@ def _routes_in_use() -> list[ipaddress.IPv4Network]:
 
 def plan_addresses(run_id: str, in_use: list[ipaddress.IPv4Network] | None = None) -> AddressPlan:
     """The run's addresses: a /29 of 10.213.0.0/16 chosen from the run id, skipping ones in use."""
-    if not RUN_ID.match(run_id):
+    if not is_run_id(run_id):
         raise HarnessError(f"run id {run_id!r} is not 'it' + 8 hex digits; sandbox names are derived from it")
     if in_use is None:
         in_use = _routes_in_use()

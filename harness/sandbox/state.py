@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 STATE_FILE = "sandbox-state.json"
-RUN_ID = re.compile(r"^it[0-9a-f]{8}$")
 
 
 def _stat_fields(pid: int) -> list[str] | None:

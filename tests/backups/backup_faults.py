@@ -40,7 +40,8 @@ def reprovision(deployment: Any, _: Any = None) -> None:
     """Run the sandbox provisioner again (it restores the desired state, taking a base backup if none is left)."""
     from fixtures.sandbox.provisioner import provision
 
-    provision(deployment.ssh, deployment.spec, deployment.db.password.reveal(), backup=deployment.config.backup)
+    provision(deployment.ssh, deployment.spec, deployment.db.password.reveal(), tls=deployment.run.ca,
+              backup=deployment.config.backup)
 
 
 def _wrong_bucket(deployment: Any) -> None:

@@ -14,7 +14,24 @@ from typing import Any, Callable, Optional
 from harness.retry import wait_until
 from suites import db_checks, service_checks, web_checks
 
-CHECKS: dict[str, Callable[[Any], None]] = {**web_checks.CHECKS, **db_checks.CHECKS, **service_checks.CHECKS}
+# The check functions that take the deployment, by the names the faults below use.
+CHECKS: dict[str, Callable[[Any], None]] = {
+    "http_root": web_checks.check_http_root,
+    "http_health": web_checks.check_http_health,
+    "tls_handshake": web_checks.check_tls_handshake,
+    "security_headers": web_checks.check_security_headers,
+    "app_loopback_only": web_checks.check_app_listens_on_loopback_only,
+    "app_closed_from_internet": web_checks.check_app_port_closed_from_internet,
+    "app_own_user": web_checks.check_app_runs_as_own_user,
+    "item_roundtrip": web_checks.check_item_roundtrip,
+    "pg_localhost_only": db_checks.check_postgres_listens_on_localhost_only,
+    "app_role_read_write": db_checks.check_app_role_reads_and_writes,
+    "pg_refuses_outside": db_checks.check_postgres_refuses_outside_connections,
+    "pg_hba_no_trust": db_checks.check_pg_hba_has_no_trust,
+    "secrets_file_private": db_checks.check_secrets_file_private,
+    "secrets_not_in_journal": db_checks.check_secrets_not_in_journal,
+    "services_enabled_active": service_checks.check_services,
+}
 
 PG_CONF_D = "/etc/postgresql/*/main/conf.d/inventory-tracker.conf"
 PG_HBA = "/etc/postgresql/*/main/pg_hba.conf"
@@ -145,6 +162,20 @@ FAULTS += [
         undo=lambda d: _FORGET_JOURNAL,
         provisioner_repairs=False,
     ),
+    Fault(
+        "a self-signed TLS certificate instead of one from the run's CA",
+        lambda d: (
+            "cd /etc/nginx/tls && umask 077 && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
+            f"-nodes -days 30 -subj /CN=self-signed-fault "
+            f"-addext {shlex.quote(f'subjectAltName=IP:{d.address},IP:127.0.0.1,DNS:localhost')} "
+            "-keyout inventory-tracker.key -out inventory-tracker.crt 2>/dev/null && "
+            "chmod 644 inventory-tracker.crt && systemctl reload nginx.service"
+        ),
+        frozenset({"tls_handshake", "security_headers"}),
+        hint="self-signed",
+        settled=lambda d: ("echo | openssl s_client -connect 127.0.0.1:443 2>/dev/null | "
+                           "openssl x509 -noout -subject | grep -q self-signed-fault"),
+    ),
 ]
 
 
@@ -181,5 +212,5 @@ def repair(deployment: Any, fault: Optional[Fault] = None) -> Any:
     if fault is not None and fault.undo is not None:
         deployment.ssh.sudo(fault.undo(deployment))
 
-    return provision(deployment.ssh, deployment.spec, deployment.db.password.reveal(),
-                       backup=deployment.config.backup)
+    return provision(deployment.ssh, deployment.spec, deployment.db.password.reveal(), tls=deployment.run.ca,
+                     backup=deployment.config.backup)

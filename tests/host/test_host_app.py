@@ -6,10 +6,6 @@ its input.
 """
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
-
 import pytest
 
 from harness.retry import wait_until
@@ -32,15 +28,15 @@ def test_health_is_503_while_the_database_is_down(sandbox_host):
     try:
         deployment.ssh.sudo("systemctl stop 'postgresql@*-main.service'")
         status = wait_until("/health to answer 503 with the database stopped",
-                            lambda: fetch(health).status == 503 or None, timeout=30, interval=0.5)
+                            lambda: fetch(deployment, health).status_code == 503 or None, timeout=30, interval=0.5)
         assert status
-        assert fetch(deployment.base_url + "/").status == 200, "the app must keep serving / without its database"
-        body = json.loads(fetch(health).body)
+        assert fetch(deployment, deployment.base_url + "/").status_code == 200, "the app must keep serving / without its database"
+        body = fetch(deployment, health).json()
         assert body.get("status") == "error"
     finally:
         report = repair(deployment)
     assert any("postgresql" in change for change in report.changes), report.summary()
-    assert fetch(health).status == 200
+    assert fetch(deployment, health).status_code == 200
     assert failed(run_checks(deployment)) == {}
 
 
@@ -54,18 +50,14 @@ def test_health_is_503_while_the_database_is_down(sandbox_host):
 ])
 def test_items_api_validates_input(sandbox_host, payload, expected):
     """POST /items accepts a name and a non-negative integer quantity, and answers 400 otherwise."""
-    answer = fetch(sandbox_host.base_url + "/items", method="POST", payload=payload)
-    assert answer.status == expected, f"POST /items {payload!r} answered {answer.status}: {answer.body[:200]!r}"
+    answer = fetch(sandbox_host, sandbox_host.base_url + "/items", method="POST", payload=payload)
+    assert answer.status_code == expected, f"POST /items {payload!r} answered {answer.status_code}: {answer.content[:200]!r}"
 
 
 def test_malformed_json_and_unknown_paths(sandbox_host):
     """A body that is not JSON answers 400; an unknown path answers 404."""
-    request = urllib.request.Request(sandbox_host.base_url + "/items", data=b"{not json", method="POST",
-                                     headers={"Content-Type": "application/json"})
-    try:
-        urllib.request.urlopen(request, timeout=10)
-        status = 200
-    except urllib.error.HTTPError as error:
-        status = error.code
+    answer = sandbox_host.http.post(sandbox_host.base_url + "/items", data=b"{not json", timeout=10,
+                                    headers={"Content-Type": "application/json"}, allow_redirects=False)
+    status = answer.status_code
     assert status == 400
-    assert fetch(sandbox_host.base_url + "/no-such-page").status == 404
+    assert fetch(sandbox_host, sandbox_host.base_url + "/no-such-page").status_code == 404

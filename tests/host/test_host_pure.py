@@ -8,15 +8,16 @@ import hmac
 import pytest
 
 from fixtures.sandbox import render
-from fixtures.sandbox.envfile import parse_env_file, password_from_database_url
+from harness.secrets import parse_env_file, password_from_database_url
 from fixtures.sandbox.provisioner import ProvisionReport
 from fixtures.sandbox.scram import scram_sha256_verifier
-from fixtures.stage_host import HostConfiguration, Secret
+from fixtures.stage_host import HostConfiguration
+from harness.secrets import Secret
 from fixtures.deployment import DatabaseAccess
 from harness.errors import HarnessError
 from harness.spec import load_spec
 from suites.db_checks import parse_hba_rules, trust_rules
-from suites.hostprobes import is_loopback, listening_addresses
+from harness.hostinfra import is_loopback, listeners
 
 SPEC = load_spec()
 
@@ -102,18 +103,15 @@ def test_hba_parsing_and_trust_detection():
     assert trust_rules(parse_hba_rules(output.split("3|")[0])) == []
 
 
-def test_ss_parsing_and_loopback():
-    output = (
-        "LISTEN 0 5 127.0.0.1:4000 0.0.0.0:*\n"
-        "LISTEN 0 244 [::1]:5432 [::]:*\n"
-        "LISTEN 0 5 0.0.0.0:4000 0.0.0.0:*\n"
-        "LISTEN 0 5 *:80 *:*\n"
-        "LISTEN 0 5 127.0.0.53%lo:53 0.0.0.0:*\n"
-        "LISTEN 0 5 [::ffff:127.0.0.1]:81 [::]:*\n"
-    )
-    addresses = listening_addresses(output)
-    assert addresses == ["127.0.0.1", "::1", "0.0.0.0", "*", "127.0.0.53", "::ffff:127.0.0.1"]
-    assert [is_loopback(a) for a in addresses] == [True, True, False, False, True, True]
+def test_listeners_from_testinfra_sockets_and_loopback():
+    """testinfra's socket notation (scoped and IPv4-mapped addresses included) becomes addresses per port."""
+    listed = ["tcp://127.0.0.1:4000", "tcp://::1:5432", "tcp://0.0.0.0:4000", "tcp://:::4000",
+              "tcp://127.0.0.53%lo:53", "tcp://::ffff:127.0.0.1:4000", "udp://0.0.0.0:4000"]
+    host = type("Host", (), {"socket": type("Socket", (), {"get_listening_sockets": staticmethod(lambda: listed)})})
+    addresses = listeners(host, 4000)
+    assert addresses == ["127.0.0.1", "0.0.0.0", "::", "::ffff:127.0.0.1"]
+    assert [is_loopback(a) for a in addresses] == [True, False, False, True]
+    assert listeners(host, 53) == ["127.0.0.53"] and is_loopback("127.0.0.53") and not is_loopback("*")
 
 
 def test_scram_verifier_matches_rfc7677_derivation():

@@ -1,10 +1,12 @@
 """Secrets delivery to a NixOS host after the switch (a recording fake SSH session stands in for the host)."""
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
-from fixtures.sandbox.envfile import parse_env_file, password_from_database_url
-from fixtures.stage_host import deliver_nixos_secrets
+from harness.secrets import parse_env_file, password_from_database_url
+from harness.nixos_host import deliver_nixos_secrets
 from harness.spec import load_spec
 
 
@@ -24,15 +26,31 @@ class RecordingSession:
 
     def sudo(self, command: str, **kw) -> Result:
         self.commands.append(command)
-        if command.startswith("cat "):
-            path = command.split(" ", 1)[1].strip("'")
-            return Result(0, self.files[path][0].decode()) if path in self.files else Result(1)
         return Result(0)
+
+    @property
+    def host(self) -> "RecordingHost":
+        return RecordingHost(self.files)
 
     def put_file(self, path: str, data: bytes, *, mode: int, owner: str, group: str) -> bool:
         changed = self.files.get(path) != (data, mode, owner)
         self.files[path] = (data, mode, owner)
         return changed
+
+
+@dataclass
+class RecordingHost:
+    """The testinfra side of the fake: files as root."""
+
+    files: dict[str, tuple[bytes, int, str]]
+
+    @contextlib.contextmanager
+    def sudo(self):
+        yield
+
+    def file(self, path: str):
+        entry = self.files.get(path)
+        return SimpleNamespace(exists=entry is not None, content_string=entry[0].decode() if entry else None)
 
 
 def test_secrets_file_written_private_and_units_restarted():

@@ -229,9 +229,9 @@ def test_failure_reasons():
     from harness.certificate import CheckResult
 
     checks = [CheckResult("a", "passed"), CheckResult("b", "failed", 1.0, "boom")]
-    assert failure_reason(checks, {"run_id": "x"}, 1) == "1 of 2 checks failed or errored"
-    assert failure_reason([], {"run_id": "x"}, 2) == "the run was interrupted"
-    assert "did not run" in failure_reason([], {}, 1)
+    assert failure_reason(checks, "x", 1) == "1 of 2 checks failed or errored"
+    assert failure_reason([], "x", 2) == "the run was interrupted"
+    assert "did not run" in failure_reason([], None, 1)
 
 
 def test_write_report_makes_the_folder(tmp_path):

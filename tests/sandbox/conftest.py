@@ -9,7 +9,8 @@ import pytest
 from harness.aws import MotoServer, endpoint_for
 from harness.sandbox.instance import SandboxInstance, boot_from_api
 from harness.ssh import SshSession
-from sandbox_support import BOOT_SECONDS, USER_DATA, ApiInstance, create_api_instance, new_run_id, requires_root
+from harness.runid import new_run_id
+from sandbox_support import BOOT_SECONDS, USER_DATA, ApiInstance, create_api_instance, requires_root
 
 
 @pytest.fixture(scope="session")
@@ -48,8 +49,5 @@ def booted(api_instance: ApiInstance, tmp_path_factory: pytest.TempPathFactory) 
 @pytest.fixture(scope="session")
 def deploy_ssh(booted: SandboxInstance) -> Iterator[SshSession]:
     """SSH to the shared container as the deploy user."""
-    session = SshSession(booted.address, booted.ssh_user, booted.key_path)
-    try:
+    with SshSession(booted.address, booted.ssh_user, booted.key_path) as session:
         yield session
-    finally:
-        session.close()

@@ -21,10 +21,6 @@ def requires_root() -> None:
         pytest.skip("the sandbox instance needs root (network namespaces, nftables, systemd-nspawn)")
 
 
-def new_run_id() -> str:
-    return "it" + secrets.token_hex(4)
-
-
 @dataclass
 class ApiInstance:
     ec2: Any

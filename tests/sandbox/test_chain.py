@@ -7,6 +7,7 @@ import signal
 import pytest
 
 from harness.sandbox.cleanup import leftovers_by_name
+from harness.runid import run_ids_in
 from harness.spec import REPO_ROOT
 from harness_run import interrupt_harness, run_harness
 from sandbox_support import requires_root
@@ -17,7 +18,7 @@ HOST_SUITE = "suites/test_host.py"
 
 def _sandbox_leftovers(output: str) -> list[str]:
     """What the run(s) named in ``output`` left on this machine (other runs may be going on concurrently)."""
-    run_ids = set(re.findall(r"\b(it[0-9a-f]{8})\b", output))
+    run_ids = run_ids_in(output)
     assert run_ids, "no run id in the harness output"
     return [item for run_id in sorted(run_ids) for item in leftovers_by_name(run_id)]
 

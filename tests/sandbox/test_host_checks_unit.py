@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 
 from harness.sandbox.firewall import IngressRule
-from suites.host_checks import (Exposure, allowed_ports, check_exposure, listening_ports, log_error_lines,
-                                parse_os_release, parse_sshd_t, shadow_password_locked, sshd_violations)
+from suites.host_checks import (Exposure, allowed_ports, check_exposure, log_error_lines, parse_sshd_t,
+                                public_listening_ports, shadow_password_locked, sshd_violations)
 
 SSHD_T = """port 22
 permitrootlogin no
@@ -31,11 +31,6 @@ def test_shadow_field():
         assert not shadow_password_locked(usable)
 
 
-def test_os_release():
-    values = parse_os_release('PRETTY_NAME="Debian GNU/Linux 13 (trixie)"\nID=debian\nVERSION_ID="13"\n')
-    assert values["ID"] == "debian" and values["VERSION_ID"] == "13"
-
-
 def test_log_errors():
     log = ("user-data: start\ncurl: (7) Failed to connect to 169.254.169.254 port 80\n"
            "user-data: ERROR: command failed with status 1 at line 30\nE: Unable to locate package nix-bin\n"
@@ -45,11 +40,22 @@ def test_log_errors():
     assert log_error_lines("user-data: start\nuser-data: finished\n") == []
 
 
-def test_listening_ports():
-    ss = ("LISTEN 0 128 0.0.0.0:22 0.0.0.0:*\nLISTEN 0 128 [::]:22 [::]:*\n"
-          "LISTEN 0 200 127.0.0.1:5432 0.0.0.0:*\nLISTEN 0 200 [::1]:5432 [::]:*\n"
-          "LISTEN 0 511 *:80 *:*\nLISTEN 0 5 10.213.0.2:8081 0.0.0.0:*\nLISTEN 0 5 127.0.0.53%lo:53 0.0.0.0:*\n")
-    assert listening_ports(ss) == {22, 80, 8081}
+class _Sockets:
+    """testinfra's host.socket as the checks use it: the listening sockets in testinfra's own notation."""
+
+    @staticmethod
+    def get_listening_sockets():
+        return ["tcp://0.0.0.0:22", "tcp://:::22", "tcp://127.0.0.1:5432", "tcp://::1:5432", "tcp://::ffff:127.0.0.1:9",
+                "tcp://0.0.0.0:80", "tcp://10.213.0.2:8081", "tcp://127.0.0.53%lo:53", "udp://0.0.0.0:68",
+                "unix:///run/systemd/private"]
+
+
+class _Host:
+    socket = _Sockets()
+
+
+def test_public_listening_ports():
+    assert public_listening_ports(_Host()) == {22, 80, 8081}
 
 
 def test_allowed_ports():

@@ -26,7 +26,7 @@ def listener(ssh, port: int) -> Iterator[None]:
     ssh.sudo(f"systemd-run --unit={unit} --quiet python3 -m http.server {port} --bind 0.0.0.0")
     try:
         for _ in range(50):
-            if port in host_checks.listening_ports(ssh.run("ss -ltnH").stdout):
+            if port in host_checks.public_listening_ports(ssh.host):
                 break
             ssh.run("sleep 0.1")
         yield
@@ -47,12 +47,12 @@ def test_seed_is_the_api_user_data(booted):
 def test_host_checks_pass(booted, deploy_ssh, api_instance):
     """Every host check passes on a freshly booted instance."""
     spec = load_spec()
-    host_checks.check_os(deploy_ssh, spec)
-    host_checks.check_user_data_finished(deploy_ssh, spec)
-    assert "nix" in host_checks.check_nix_installed(deploy_ssh).lower()
-    host_checks.check_deploy_user(deploy_ssh, "deploy", api_instance.keypair.public_openssh)
-    host_checks.check_sshd_hardened(deploy_ssh)
-    exposure = host_checks.measure_exposure(deploy_ssh, booted.internet, booted.rules, timeout=1)
+    host_checks.check_os(deploy_ssh.host, spec)
+    host_checks.check_user_data_finished(deploy_ssh.host, spec)
+    assert "nix" in host_checks.check_nix_installed(deploy_ssh.host).lower()
+    host_checks.check_deploy_user(deploy_ssh.host, "deploy", api_instance.keypair.public_openssh)
+    host_checks.check_sshd_hardened(deploy_ssh.host)
+    exposure = host_checks.measure_exposure(deploy_ssh.host, booted.internet, booted.rules, timeout=1)
     host_checks.check_exposure(exposure)
     assert 22 in exposure.answered and 5432 not in exposure.answered
 
@@ -60,7 +60,7 @@ def test_host_checks_pass(booted, deploy_ssh, api_instance):
 def test_deploy_user_key_only(deploy_ssh, api_instance):
     """The deploy key is the run's; another key is refused (sanity of the key check)."""
     with pytest.raises(AssertionError, match="public key"):
-        host_checks.check_deploy_user(deploy_ssh, "deploy", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOther other")
+        host_checks.check_deploy_user(deploy_ssh.host, "deploy", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOther other")
 
 
 def test_password_authentication_on_fails_the_sshd_check(deploy_ssh):
@@ -70,10 +70,10 @@ def test_password_authentication_on_fails_the_sshd_check(deploy_ssh):
     try:
         deploy_ssh.sudo("systemctl reload ssh")
         with pytest.raises(AssertionError, match="passwordauthentication is 'yes'"):
-            host_checks.check_sshd_hardened(deploy_ssh)
+            host_checks.check_sshd_hardened(deploy_ssh.host)
     finally:
         deploy_ssh.sudo(f"rm -f {drop_in} && systemctl reload ssh")
-    host_checks.check_sshd_hardened(deploy_ssh)
+    host_checks.check_sshd_hardened(deploy_ssh.host)
 
 
 def test_password_on_deploy_user_fails_the_check(deploy_ssh, api_instance):
@@ -82,10 +82,10 @@ def test_password_on_deploy_user_fails_the_check(deploy_ssh, api_instance):
     deploy_ssh.sudo("echo 'deploy:Sandbox-Fault-1' | chpasswd")
     try:
         with pytest.raises(AssertionError, match="has a password"):
-            host_checks.check_deploy_user(deploy_ssh, "deploy", api_instance.keypair.public_openssh)
+            host_checks.check_deploy_user(deploy_ssh.host, "deploy", api_instance.keypair.public_openssh)
     finally:
         deploy_ssh.sudo(f"usermod -p {shlex.quote(original)} deploy")
-    host_checks.check_deploy_user(deploy_ssh, "deploy", api_instance.keypair.public_openssh)
+    host_checks.check_deploy_user(deploy_ssh.host, "deploy", api_instance.keypair.public_openssh)
 
 
 def test_missing_marker_fails_the_user_data_check(deploy_ssh):
@@ -95,10 +95,10 @@ def test_missing_marker_fails_the_user_data_check(deploy_ssh):
     deploy_ssh.sudo(f"mv {marker} {marker}.moved")
     try:
         with pytest.raises(AssertionError, match="did not finish"):
-            host_checks.check_user_data_finished(deploy_ssh, spec)
+            host_checks.check_user_data_finished(deploy_ssh.host, spec)
     finally:
         deploy_ssh.sudo(f"mv {marker}.moved {marker}")
-    host_checks.check_user_data_finished(deploy_ssh, spec)
+    host_checks.check_user_data_finished(deploy_ssh.host, spec)
 
 
 def test_port_80_rule_removed_closes_80(booted, deploy_ssh, api_instance):
@@ -112,7 +112,7 @@ def test_port_80_rule_removed_closes_80(booted, deploy_ssh, api_instance):
             booted.refresh_firewall()
             assert not booted.internet.is_open(80, timeout=1), "80 answers after its rule was removed"
             assert booted.internet.is_open(22), "removing the 80 rule must not close SSH"
-            exposure = host_checks.measure_exposure(deploy_ssh, booted.internet, booted.rules, timeout=1)
+            exposure = host_checks.measure_exposure(deploy_ssh.host, booted.internet, booted.rules, timeout=1)
             assert 80 in exposure.listening and 80 not in exposure.answered
             host_checks.check_exposure(exposure)
         finally:
@@ -129,7 +129,7 @@ def test_listening_port_not_in_the_groups_is_unreachable(booted, deploy_ssh):
         assert deploy_ssh.run("python3 -c \"import socket; socket.create_connection(('127.0.0.1', 8081), 2)\"",
                               check=False).exit_status == 0
         host_checks.check_exposure(
-            host_checks.measure_exposure(deploy_ssh, booted.internet, booted.rules, timeout=1))
+            host_checks.measure_exposure(deploy_ssh.host, booted.internet, booted.rules, timeout=1))
 
 
 def test_exposure_check_fails_when_the_edge_leaks(booted, deploy_ssh, api_instance):
@@ -139,7 +139,7 @@ def test_exposure_check_fails_when_the_edge_leaks(booted, deploy_ssh, api_instan
         apply_firewall(booted.plan, leaky)
         try:
             rules = rules_from_api(api_instance.ec2, api_instance.instance_id)  # what the groups really say
-            exposure = host_checks.measure_exposure(deploy_ssh, booted.internet, rules, timeout=1)
+            exposure = host_checks.measure_exposure(deploy_ssh.host, booted.internet, rules, timeout=1)
             with pytest.raises(AssertionError, match=r"\[8081\].*do not allow"):
                 host_checks.check_exposure(exposure)
         finally:
@@ -154,7 +154,7 @@ def test_5432_in_the_groups_fails_the_exposure_check(booted, deploy_ssh, api_ins
     try:
         booted.refresh_firewall()
         with listener(deploy_ssh, 5432):
-            exposure = host_checks.measure_exposure(deploy_ssh, booted.internet, booted.rules, timeout=1)
+            exposure = host_checks.measure_exposure(deploy_ssh.host, booted.internet, booted.rules, timeout=1)
             with pytest.raises(AssertionError, match="5432"):
                 host_checks.check_exposure(exposure)
     finally:
@@ -163,16 +163,14 @@ def test_5432_in_the_groups_fails_the_exposure_check(booted, deploy_ssh, api_ins
     assert not booted.internet.is_open(5432, timeout=1)
 
 
-def test_testinfra_host_as_deploy_with_sudo(booted, tmp_path):
-    """The `host` fixture's testinfra host: deploy user over paramiko, sudo to root without a password."""
-    from fixtures.stage_instance import testinfra_host
-
-    host = testinfra_host(booted, tmp_path)
+def test_testinfra_host_as_deploy_with_sudo(booted, deploy_ssh):
+    """The `host` fixture's testinfra host: deploy user over the session's one paramiko connection, sudo to root."""
+    host = deploy_ssh.host
     assert host.backend.NAME == "paramiko"
+    assert host.backend.client is deploy_ssh.client, "testinfra must share the session's connection"
     assert host.user().name == "deploy"
     assert host.file("/var/lib/user-data/done").exists
     with host.sudo():
         assert host.check_output("id -un") == "root"
         assert host.file("/etc/shadow").mode == 0o640
     assert host.service("ssh").is_running
-    host.backend.client.close()

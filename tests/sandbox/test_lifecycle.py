@@ -17,9 +17,10 @@ from harness.sandbox.firewall import IngressRule
 from harness.sandbox.image import ensure_image
 from harness.sandbox.instance import BootTimeouts, boot_from_api, sandbox_instance
 from harness.sandbox.state import STATE_FILE
-from harness.sandbox.sweep import sweep
+from harness.sweep import sweep
 from harness.keys import generate_keypair
-from sandbox_support import USER_DATA, create_api_instance, new_run_id, requires_root
+from harness.runid import new_run_id
+from sandbox_support import USER_DATA, create_api_instance, requires_root
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -170,7 +171,7 @@ def test_keep_then_reuse_then_remove(tmp_path):
             pass
         _no_leftovers(run_id, run_dir)
     finally:
-        from harness.sandbox.sweep import sweep_run
+        from harness.sweep import sweep_run
 
         sweep_run(run_dir)
 

@@ -2,6 +2,7 @@
 import pytest
 
 from harness.errors import HarnessError
+from harness.security_groups import flatten
 from suites import infra_rules as rules
 
 SG = "sg-123"
@@ -24,7 +25,7 @@ def good(ssh="0.0.0.0/0", expose=False):
     entries = [tcp(22, ssh), tcp(80, "0.0.0.0/0"), tcp(443, "0.0.0.0/0")]
     if expose:
         entries.append(tcp(4000, "0.0.0.0/0"))
-    return rules.flatten(SG, entries)
+    return flatten(SG, entries)
 
 
 # --- flatten ------------------------------------------------------------------------------------
@@ -35,7 +36,7 @@ def test_flatten_one_permission_per_source_and_all_traffic():
                all_traffic("0.0.0.0/0"),
                {"IpProtocol": "tcp", "FromPort": 0, "ToPort": 65535, "IpRanges": [],
                 "UserIdGroupPairs": [{"GroupId": "sg-other"}], "PrefixListIds": [{"PrefixListId": "pl-1"}]}]
-    perms = rules.flatten(SG, entries)
+    perms = flatten(SG, entries)
     assert [p.source for p in perms] == ["10.0.0.0/8", "192.0.2.1/32", "::/0", "0.0.0.0/0", "sg-other", "pl-1"]
     assert perms[3].protocol == "all" and perms[3].covers(5432) and perms[3].all_ports
     assert perms[4].all_ports and perms[4].covers(5432)
@@ -54,13 +55,13 @@ def test_exact_ingress_passes_on_the_declared_rules():
 
 def test_exact_ingress_reports_extra_and_missing_rules():
     expected = rules.expected_ingress(PORTS, ["203.0.113.0/24"], expose_app=False)
-    perms = rules.flatten(SG, [tcp(22, "203.0.113.0/24"), tcp(80, "0.0.0.0/0"), tcp(8080, "0.0.0.0/0"),
+    perms = flatten(SG, [tcp(22, "203.0.113.0/24"), tcp(80, "0.0.0.0/0"), tcp(8080, "0.0.0.0/0"),
                                tcp(443, "0.0.0.0/0", v6=["::/0"])])
     found = rules.check_exact_ingress(perms, expected)
     assert len(found) == 2
     assert "tcp port 8080 from 0.0.0.0/0 in sg-123 is not declared" in found[0]
     assert "tcp port 443 from ::/0" in found[1]
-    missing = rules.check_exact_ingress(rules.flatten(SG, [tcp(22, "203.0.113.0/24")]), expected)
+    missing = rules.check_exact_ingress(flatten(SG, [tcp(22, "203.0.113.0/24")]), expected)
     assert any("tcp port 80 from 0.0.0.0/0 is missing" in v for v in missing)
     assert any("tcp port 443 from 0.0.0.0/0 is missing" in v for v in missing)
 
@@ -75,7 +76,7 @@ def test_exact_ingress_rejects_wrong_ssh_source_and_unexposed_app():
 
 def test_protocols_must_be_tcp():
     assert rules.check_protocols(good()) == []
-    perms = rules.flatten(SG, [{"IpProtocol": "udp", "FromPort": 53, "ToPort": 53, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]},
+    perms = flatten(SG, [{"IpProtocol": "udp", "FromPort": 53, "ToPort": 53, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]},
                                {"IpProtocol": "icmp", "FromPort": -1, "ToPort": -1, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
     found = rules.check_protocols(perms)
     assert len(found) == 2 and "protocol udp" in found[0] and "protocol icmp" in found[1]
@@ -91,15 +92,15 @@ def test_protocols_must_be_tcp():
     {"IpProtocol": "tcp", "FromPort": 0, "ToPort": 65535, "IpRanges": [], "Ipv6Ranges": [{"CidrIpv6": "::/0"}]},
 ])
 def test_postgres_never_open_fails_on_any_rule_covering_5432(entry):
-    found = rules.check_never_open(rules.flatten(SG, [entry]), PRODUCTION)
+    found = rules.check_never_open(flatten(SG, [entry]), PRODUCTION)
     assert len(found) == 1 and found[0].startswith("port 5432 (PostgreSQL) is open to ")
     assert "sg-123" in found[0] and "must never be open" in found[0]
 
 
 def test_postgres_never_open_passes_without_such_rule():
-    perms = good() + rules.flatten(SG, [tcp(5433, "0.0.0.0/0", to_port=6000), tcp(1, "0.0.0.0/0", to_port=5431)])
+    perms = good() + flatten(SG, [tcp(5433, "0.0.0.0/0", to_port=6000), tcp(1, "0.0.0.0/0", to_port=5431)])
     assert rules.check_never_open(perms, SANDBOX) == []
-    udp = rules.flatten(SG, [{"IpProtocol": "udp", "FromPort": 5432, "ToPort": 5432, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}])
+    udp = flatten(SG, [{"IpProtocol": "udp", "FromPort": 5432, "ToPort": 5432, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}])
     assert rules.check_never_open(udp, SANDBOX) == []  # a UDP rule lets no TCP connection to PostgreSQL in
 
 
@@ -107,7 +108,7 @@ def test_postgres_never_open_passes_without_such_rule():
 
 
 def test_world_exposure_message_names_port_group_and_allowed_ports():
-    perms = good() + rules.flatten(SG, [tcp(5432, "0.0.0.0/0")])
+    perms = good() + flatten(SG, [tcp(5432, "0.0.0.0/0")])
     found = rules.check_world_exposure(perms, SANDBOX, expose_app=False)
     assert found == ["port 5432 is open to 0.0.0.0/0 in sg-123; only 22, 80, 443 may be (policy sandbox): "
                      "remove the rule or restrict its source"]
@@ -120,9 +121,9 @@ def test_world_exposure_passes_for_the_policy_ports():
 
 
 def test_world_exposure_rejects_ranges_all_traffic_and_ipv6_world():
-    assert rules.check_world_exposure(rules.flatten(SG, [tcp(80, "0.0.0.0/0", to_port=443)]), SANDBOX, False)
-    assert rules.check_world_exposure(rules.flatten(SG, [all_traffic("0.0.0.0/0")]), SANDBOX, False)
-    found = rules.check_world_exposure(rules.flatten(SG, [tcp(22, v6=["::/0"])]), STAGING, False)
+    assert rules.check_world_exposure(flatten(SG, [tcp(80, "0.0.0.0/0", to_port=443)]), SANDBOX, False)
+    assert rules.check_world_exposure(flatten(SG, [all_traffic("0.0.0.0/0")]), SANDBOX, False)
+    found = rules.check_world_exposure(flatten(SG, [tcp(22, v6=["::/0"])]), STAGING, False)
     assert found and "open to ::/0" in found[0]
 
 
@@ -138,8 +139,8 @@ def test_ssh_open_to_world_fails_outside_sandbox_policy():
     found = rules.check_ssh_source(world, STAGING)
     assert len(found) == 1 and "SSH (port 22) is open to 0.0.0.0/0 in sg-123" in found[0]
     assert "ssh_allowed_cidrs" in found[0] and "staging.tfvars" in found[0]
-    assert rules.check_ssh_source(rules.flatten(SG, [all_traffic("0.0.0.0/0")]), PRODUCTION)
-    assert rules.check_ssh_source(rules.flatten(SG, [tcp(22, v6=["::/0"])]), PRODUCTION)
+    assert rules.check_ssh_source(flatten(SG, [all_traffic("0.0.0.0/0")]), PRODUCTION)
+    assert rules.check_ssh_source(flatten(SG, [tcp(22, v6=["::/0"])]), PRODUCTION)
     assert rules.check_ssh_source(good("203.0.113.0/24"), PRODUCTION) == []
 
 
@@ -150,7 +151,7 @@ def test_app_port_closed_unless_exposed():
     assert rules.check_app_port(good(), SANDBOX, expose_app=False) == []
     found = rules.check_app_port(good(expose=True), SANDBOX, expose_app=False)
     assert len(found) == 1 and "port 4000 (Phoenix) is open to 0.0.0.0/0" in found[0]
-    assert rules.check_app_port(rules.flatten(SG, [tcp(3000, "10.0.0.0/8", to_port=5000)]), SANDBOX, False)
+    assert rules.check_app_port(flatten(SG, [tcp(3000, "10.0.0.0/8", to_port=5000)]), SANDBOX, False)
 
 
 def test_app_port_open_when_exposed_and_allowed():

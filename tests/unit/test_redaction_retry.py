@@ -47,3 +47,18 @@ def test_wait_until_times_out_with_description_last_error_and_state():
         wait_until("SSH on 10.0.0.2:22", probe, timeout=0.2, interval=0.05, explain=lambda: "sshd not started")
     message = str(info.value)
     assert "SSH on 10.0.0.2:22" in message and "port 22 refused" in message and "sshd not started" in message
+
+
+def test_wait_until_ends_at_once_when_the_probe_raises_a_harness_error():
+    import time
+
+    calls = []
+
+    def probe():
+        calls.append(1)
+        raise HarnessError("the moto server exited (status 1)")
+
+    start = time.monotonic()
+    with pytest.raises(HarnessError, match="moto server exited"):
+        wait_until("the emulator", probe, timeout=30, interval=0.05)
+    assert time.monotonic() - start < 5 and len(calls) == 1

@@ -1,0 +1,36 @@
+"""The run record: what one run found out, typed, in one place.
+
+The plugin creates it (pytest stash key :data:`RUN_RECORD`), the stage
+fixtures fill it in (through the ``run_record`` fixture), and at the end the
+plugin writes the certificate and the summary from it. It holds no secret.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Optional
+
+Selection = Literal["complete", "partial"]
+
+
+@dataclass
+class RunRecord:
+    """What the plugin and the stages know about this run."""
+
+    started: float = field(default_factory=time.monotonic)  # monotonic clock at session start
+    certification_run: bool = False  # at least one certification check was collected
+    selection: Selection = "complete"  # "partial": paths or -k chose only some checks
+    run_id: Optional[str] = None  # set once the stage chain opened a run
+    resources: list[str] = field(default_factory=list)  # Terraform state addresses after the infra stage
+    drift: Optional[list[str]] = None  # production read-only: what a plan would change ([]: none; None: no plan)
+    kept_hints: list[str] = field(default_factory=list)  # how to reuse or destroy a kept run
+    run_seconds: Optional[float] = None  # the whole run, teardown included
+    certificate_path: Optional[Path] = None  # written when every selected check passed
+    started_epoch: Optional[float] = None  # wall clock at session start (the drill's page: was its JSON this run's?)
+    report_paths: list[str] = field(default_factory=list)  # the HTML pages this run wrote
+
+    def finish(self) -> float:
+        """Record and return the run's wall time so far."""
+        self.run_seconds = round(time.monotonic() - self.started, 2)
+        return self.run_seconds
