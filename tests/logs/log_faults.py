@@ -92,8 +92,10 @@ def _delete_alarm(key: str) -> Callable[[Any], dict[str, Any]]:
         name = deployment.infra.variables["alarm_names"][key]
         cloudwatch = deployment.aws.client("cloudwatch")
         alarm = cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]
+        tags = cloudwatch.list_tags_for_resource(ResourceARN=alarm["AlarmArn"]).get("Tags", [])
         cloudwatch.delete_alarms(AlarmNames=[name])
-        return {field: alarm[field] for field in ALARM_FIELDS if alarm.get(field) not in (None, "")}
+        kept = {field: alarm[field] for field in ALARM_FIELDS if alarm.get(field) not in (None, "")}
+        return {**kept, "Tags": tags} if tags else kept  # the tags too: terraform plan must stay clean
     return inject
 
 
