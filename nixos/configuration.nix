@@ -13,6 +13,7 @@
     ./modules/firewall.nix
     ./modules/journald.nix
     ./modules/backup.nix
+    ./modules/logs.nix
   ];
 
   services.inventory-tracker.enable = true;

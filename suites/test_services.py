@@ -21,7 +21,7 @@ def test_provisioning_is_idempotent(deployment):
     from fixtures.sandbox.provisioner import provision
 
     report = provision(deployment.ssh, deployment.spec, deployment.db.password.reveal(), tls=deployment.run.ca,
-                       backup=deployment.config.backup)
+                       backup=deployment.config.backup, logs=deployment.config.logs)
     assert not report.changes, (
         f"a second provisioner run changed the host ({report.summary()}): a step does not compare desired with "
         "actual state, or something on the host drifts on its own"

@@ -23,6 +23,12 @@ locals {
   backup           = local.spec.backup
   backup_keep_days = local.backup.retention_days + ceil(local.backup.base_backup_interval_seconds / 86400) + 1
 
+  # Logs and alarms (spec.json logs): the log group's name from its pattern.
+  logs   = local.spec.logs
+  alarms = local.logs.alarms
+  log_group = replace(replace(replace(local.logs.group_name_pattern,
+  "{project}", local.project), "{environment}", var.environment), "{run_id}", var.run_id)
+
   # Ingress, one entry per rule. Nginx serves 80/443 to everyone; SSH only from
   # ssh_allowed_cidrs; the Phoenix port only when expose_phoenix_port is true.
   # Nothing else (PostgreSQL 5432 in particular) is ever opened.
@@ -261,4 +267,87 @@ resource "aws_iam_role_policy" "backups" {
 resource "aws_iam_instance_profile" "instance" {
   name = "${local.name}-${var.run_id}"
   role = aws_iam_role.instance.name
+}
+
+# --- logs and basic monitoring (spec.json logs) --------------------------------
+# The host ships its journal (the application, Nginx, PostgreSQL) to one log group
+# per environment with the instance profile's credentials, and publishes its root
+# volume usage as a custom metric. Like the backup bucket, the group outlives the
+# instance (the DR drill replaces only the instance).
+
+resource "aws_cloudwatch_log_group" "host" {
+  #checkov:skip=CKV_AWS_158:Log events are encrypted at rest by CloudWatch Logs with its service key; a customer-managed KMS key adds a key policy to maintain and per-request KMS cost for no cross-account reader.
+  #checkov:skip=CKV_AWS_338:Retention is spec.json logs.retention_days (30 days): operational logs of one free-tier instance, not an audit trail; a year of retention costs storage for nothing the project must keep.
+  name              = local.log_group
+  retention_in_days = local.logs.retention_days
+
+  tags = {
+    Name = local.log_group
+  }
+}
+
+resource "aws_iam_role_policy" "logs" {
+  name = "logs-to-${replace(trimprefix(local.log_group, "/"), "/", "-")}"
+  role = aws_iam_role.instance.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid      = "WriteTheHostLogGroup"
+        Effect   = "Allow"
+        Action   = ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
+        Resource = [aws_cloudwatch_log_group.host.arn, "${aws_cloudwatch_log_group.host.arn}:log-stream:*"]
+      },
+      {
+        # PutMetricData has no resource-level permission; the condition keeps it to the project's namespace.
+        Sid       = "PublishHostMetrics"
+        Effect    = "Allow"
+        Action    = ["cloudwatch:PutMetricData"]
+        Resource  = ["*"]
+        Condition = { StringEquals = { "cloudwatch:namespace" = local.logs.metric_namespace } }
+      },
+    ]
+  })
+}
+
+resource "aws_cloudwatch_metric_alarm" "status_check_failed" {
+  alarm_name          = "${local.name}-${var.run_id}-status-check-failed"
+  alarm_description   = "The instance failed its EC2 system status check: recover it onto healthy hardware."
+  namespace           = "AWS/EC2"
+  metric_name         = "StatusCheckFailed_System"
+  dimensions          = { InstanceId = aws_instance.app.id }
+  statistic           = "Maximum"
+  period              = local.alarms.status_check_failed.period_seconds
+  evaluation_periods  = local.alarms.status_check_failed.evaluation_periods
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  threshold           = 1
+  alarm_actions       = ["arn:aws:automate:${var.aws_region}:ec2:recover"]
+}
+
+resource "aws_cloudwatch_metric_alarm" "cpu_credit_balance_low" {
+  count               = startswith(local.instance_type, "t2.") ? 1 : 0
+  alarm_name          = "${local.name}-${var.run_id}-cpu-credit-balance-low"
+  alarm_description   = "The t2 instance is running out of CPU credits and will be throttled to its baseline."
+  namespace           = "AWS/EC2"
+  metric_name         = "CPUCreditBalance"
+  dimensions          = { InstanceId = aws_instance.app.id }
+  statistic           = "Minimum"
+  period              = local.alarms.cpu_credit_balance_low.period_seconds
+  evaluation_periods  = local.alarms.cpu_credit_balance_low.evaluation_periods
+  comparison_operator = "LessThanThreshold"
+  threshold           = local.alarms.cpu_credit_balance_low.threshold
+}
+
+resource "aws_cloudwatch_metric_alarm" "disk_used_percent_high" {
+  alarm_name          = "${local.name}-${var.run_id}-disk-used-percent-high"
+  alarm_description   = "The root volume is nearly full (metric published by the host's log shipper)."
+  namespace           = local.logs.metric_namespace
+  metric_name         = local.logs.disk_metric
+  dimensions          = { InstanceId = aws_instance.app.id, MountPath = "/" }
+  statistic           = "Maximum"
+  period              = local.alarms.disk_used_percent_high.period_seconds
+  evaluation_periods  = local.alarms.disk_used_percent_high.evaluation_periods
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = local.alarms.disk_used_percent_high.threshold
+  treat_missing_data  = "breaching"
 }

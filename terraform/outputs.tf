@@ -75,3 +75,22 @@ output "ami_id" {
   description = "Effective AMI."
   value       = local.ami_id
 }
+
+output "log_group" {
+  description = "Name of the CloudWatch Logs group the host ships its journal to."
+  value       = aws_cloudwatch_log_group.host.name
+}
+
+output "log_retention_days" {
+  description = "Retention of the log group in days (spec.json logs.retention_days)."
+  value       = aws_cloudwatch_log_group.host.retention_in_days
+}
+
+output "alarm_names" {
+  description = "Names of the instance's CloudWatch alarms, by purpose."
+  value = merge(
+    { status_check_failed = aws_cloudwatch_metric_alarm.status_check_failed.alarm_name },
+    { disk_used_percent_high = aws_cloudwatch_metric_alarm.disk_used_percent_high.alarm_name },
+    { for a in aws_cloudwatch_metric_alarm.cpu_credit_balance_low : "cpu_credit_balance_low" => a.alarm_name },
+  )
+}

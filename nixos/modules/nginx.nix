@@ -59,6 +59,19 @@ in
           https   "max-age=31536000; includeSubDomains";
           default "";
         }
+
+        # A request's id: the client's X-Request-Id, else Nginx's own; passed on, returned, logged.
+        map $http_x_request_id $inventory_tracker_request_id {
+          default $http_x_request_id;
+          ""      $request_id;
+        }
+        # Access log as JSON lines into the journal (shipped to CloudWatch Logs by ./logs.nix);
+        # the same format as the sandbox's site (fixtures/sandbox/templates/nginx-site.conf).
+        log_format inventory_tracker_json escape=json '{"time":"$time_iso8601","request_id":"$inventory_tracker_request_id",'
+          '"remote_addr":"$remote_addr","method":"$request_method","path":"$request_uri","status":$status,'
+          '"bytes_sent":$body_bytes_sent,"request_time":$request_time,"upstream_status":"$upstream_status",'
+          '"user_agent":"$http_user_agent","scheme":"$scheme"}';
+        access_log syslog:server=unix:/dev/log,tag=nginx,nohostname inventory_tracker_json;
       '';
 
       virtualHosts.${spec.app.name} = {
@@ -76,10 +89,14 @@ in
           add_header Referrer-Policy "no-referrer" always;
           add_header Content-Security-Policy "${cfg.contentSecurityPolicy}" always;
           add_header Strict-Transport-Security $inventory_tracker_hsts always;
+          add_header X-Request-Id $inventory_tracker_request_id always;
         '';
         locations."/" = {
           proxyPass = upstream;
           proxyWebsockets = true; # Phoenix LiveView
+          extraConfig = ''
+            proxy_set_header X-Request-Id $inventory_tracker_request_id;
+          '';
         };
       };
     };

@@ -43,10 +43,10 @@ def spec() -> dict[str, Any]:
 
 
 def test_configuration_imports_one_module_per_concern(modules):
-    """configuration.nix imports the service, PostgreSQL, Nginx, access, firewall, journald and backup modules."""
+    """configuration.nix imports the service, PostgreSQL, Nginx, access, firewall, journald, backup and logs modules."""
     names = [Path(path).name for path in modules["modules"]]
     assert names == ["inventory-tracker.nix", "postgresql.nix", "nginx.nix", "access.nix", "firewall.nix",
-                     "journald.nix", "backup.nix"], names
+                     "journald.nix", "backup.nix", "logs.nix"], names
 
 
 def test_assertions_hold_for_the_default_configuration(modules):
@@ -146,6 +146,48 @@ def test_postgresql_archives_wal_with_the_shared_tool(modules, spec):
     assert settings["archive_mode"] == "on" and settings["wal_level"] == "replica"
     assert settings["archive_command"].endswith("/bin/inventory-tracker-backup wal-archive %p")
     assert settings["archive_timeout"] == spec["backup"]["archive_timeout_seconds"] <= 60
+
+
+def test_vector_ships_the_sources_to_the_log_group(modules, spec):
+    """Vector: journald -> instance id -> the spec's sources -> CloudWatch Logs, group and region from the env file."""
+    logs = spec["logs"]
+    vector = modules["defined"]["services"]["vector"]
+    assert vector["enable"] is True and vector["journaldAccess"] is True
+    settings = vector["settings"]
+    assert settings["sources"]["journal"]["type"] == "journald"
+    routed = settings["transforms"]["routed"]["source"]
+    for name, match in logs["sources"].items():
+        assert f'{{ "{name}" }}' in routed
+        for value in match["units"] + match["identifiers"]:
+            assert json.dumps(value) in routed, value
+    sink = settings["sinks"]["cloudwatch"]
+    assert sink["type"] == "aws_cloudwatch_logs" and sink["inputs"] == ["shipped"]
+    assert sink["group_name"] == "${LOG_GROUP}" and sink["region"] == "${AWS_REGION}"
+    assert sink["stream_name"] == "{{ instance_id }}/{{ source }}" and sink["encoding"]["codec"] == "text"
+    assert sink["create_missing_group"] is False
+    services = modules["defined"]["systemd"]["services"]
+    assert services["vector"]["serviceConfig"]["EnvironmentFile"] == logs["env_file"]
+
+
+def test_disk_metric_timer(modules, spec):
+    """The disk metric the root volume alarm watches is published every metric_interval_seconds."""
+    logs = spec["logs"]
+    systemd = modules["defined"]["systemd"]
+    service = systemd["services"]["inventory-tracker-disk-metric"]
+    assert service["serviceConfig"]["ExecStart"].endswith("/bin/inventory-tracker-disk-metric")
+    assert logs["disk_metric"] in service["description"]
+    timer = systemd["timers"]["inventory-tracker-disk-metric"]
+    assert timer["timerConfig"]["OnUnitActiveSec"] == f"{logs['metric_interval_seconds']}s"
+
+
+def test_nginx_logs_json_with_the_request_id(modules):
+    """Nginx logs JSON lines with the request id into the journal, and passes the id on."""
+    nginx = modules["defined"]["services"]["nginx"]
+    assert "log_format inventory_tracker_json escape=json" in nginx["appendHttpConfig"]
+    assert "access_log syslog:server=unix:/dev/log,tag=nginx,nohostname inventory_tracker_json;" in \
+        nginx["appendHttpConfig"]
+    host = next(iter(nginx["virtualHosts"].values()))
+    assert "proxy_set_header X-Request-Id $inventory_tracker_request_id;" in host["locations"]["/"]["extraConfig"]
 
 
 def test_ec2_module_uses_the_amazon_image_and_authorises_the_key_pair(modules, spec):

@@ -16,6 +16,7 @@ let
     coreutils = stub "coreutils";
     barman = stub "barman";
     jq = stub "jq";
+    curl = stub "curl";
     python3.withPackages = select: stub "python3-env";
     # Stand-ins for the writers: the store path, with the text kept for the tests to read.
     writeShellApplication = { name, text, runtimeInputs ? [ ] }: stub name;
