@@ -8,9 +8,9 @@ backups to Glacier too early.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
+from fault_runner import Fault
 from harness.bucket import delete_every_version
 from suites import backup_checks
 
@@ -25,15 +25,7 @@ CHECKS: dict[str, Callable[[Any], Any]] = {
 WRONG_BUCKET = "inventory-tracker-backups-no-such-bucket"
 
 
-@dataclass(frozen=True)
-class BackupFault:
-    """One way to break the backups, the checks that must catch it, and how to repair it."""
-
-    name: str
-    inject: Callable[[Any], Any]  # deployment -> anything the repair needs
-    guarded_by: frozenset[str]  # names in CHECKS that must fail; the others must pass
-    hint: str  # a guarding check's message names this
-    repair: Callable[[Any, Any], None]  # (deployment, what inject returned)
+BackupFault = Fault
 
 
 def reprovision(deployment: Any, _: Any = None) -> None:
@@ -148,16 +140,3 @@ FAULTS = [
     BackupFault("lifecycle sends backups to Glacier after 1 day", _early_glacier,
                 frozenset({"lifecycle_keeps_retention"}), hint="GLACIER after 1 days", repair=_restore_lifecycle),
 ]
-
-
-def run_checks(deployment: Any, names: Optional[set[str]] = None) -> dict[str, str]:
-    """Run the backup checks (all, or ``names``); the failed ones and their messages."""
-    failures = {}
-    for name, check in CHECKS.items():
-        if names is not None and name not in names:
-            continue
-        try:
-            check(deployment)
-        except AssertionError as error:
-            failures[name] = str(error)
-    return failures

@@ -10,9 +10,9 @@ import json
 import secrets
 import shlex
 import time
-from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
+from fault_runner import Fault
 from harness.retry import wait_until
 from suites import log_checks
 
@@ -31,29 +31,7 @@ SHIPPER = "inventory-tracker-log-shipper.service"
 FORGET_JOURNAL = "journalctl --rotate && sleep 1.5 && journalctl --vacuum-time=1s >/dev/null 2>&1"
 
 
-@dataclass(frozen=True)
-class LogFault:
-    """One way to break logs or monitoring, the checks that must catch it, and how to repair it."""
-
-    name: str
-    inject: Callable[[Any], Any]  # deployment -> anything the repair needs
-    guarded_by: frozenset[str]  # names in CHECKS that must fail; the others must pass
-    hint: str  # a guarding check's message names this
-    repair: Callable[[Any, Any], None]  # (deployment, what inject returned)
-    secret_must_not_show: bool = False  # no failure message may contain the database password
-
-
-def run_checks(deployment: Any, names: Optional[set[str]] = None) -> dict[str, str]:
-    """Run the log checks (all, or ``names``); the failed ones and their messages."""
-    failures = {}
-    for name, check in CHECKS.items():
-        if names is not None and name not in names:
-            continue
-        try:
-            check(deployment)
-        except AssertionError as error:
-            failures[name] = str(error)
-    return failures
+LogFault = Fault
 
 
 # ------------------------------------------------------------------ the shipper stopped
@@ -162,5 +140,5 @@ FAULTS = [
              frozenset({"disk_alarm"}), hint="does not exist", repair=_recreate_alarm),
     LogFault("the application printed the database password", _app_prints_password,
              frozenset({"no_secret_shipped"}), hint="the database password in stream",
-             repair=forget_shipped_secrets, secret_must_not_show=True),
+             repair=forget_shipped_secrets),
 ]

@@ -7,7 +7,8 @@ import pytest
 
 from suites import log_checks
 
-from log_faults import CHECKS, FAULTS, LogFault, forget_shipped_secrets, run_checks, streams_with_secrets
+from fault_runner import Fault, every_check_guarded, exercise, run_checks
+from log_faults import CHECKS, FAULTS, forget_shipped_secrets, streams_with_secrets
 
 log = logging.getLogger("harness.tests.logs")
 
@@ -22,7 +23,7 @@ def logging_works(deployment):
         # secret shipped; its repair forgets the host's journal, not the log group.
         log.warning("a secret was shipped before these tests (an earlier fault): deleting the affected streams")
         forget_shipped_secrets(deployment)
-    assert run_checks(deployment) == {}, "the fresh deployment must pass every log check"
+    assert run_checks(CHECKS, deployment) == {}, "the fresh deployment must pass every log check"
     return deployment
 
 
@@ -30,31 +31,15 @@ FAULT_DEADLINE = 10.0  # seconds a delivery check waits under fault injection (h
 
 
 @pytest.mark.parametrize("fault", FAULTS, ids=[f.name for f in FAULTS])
-def test_log_fault_fails_only_its_checks(logging_works, fault: LogFault, monkeypatch):
+def test_log_fault_fails_only_its_checks(logging_works, fault: Fault, monkeypatch):
     """The fault fails exactly its guarding checks, naming it; after the repair those checks pass again."""
     deployment = logging_works
     # A shorter wait than the certification's 30 s: a stopped shipper then costs 3 x 10 s, not 3 x 30 s.
     monkeypatch.setattr(log_checks, "_deadline",
                         lambda d: min(FAULT_DEADLINE, float(d.spec["logs"]["delivery_deadline_seconds"])))
-    undo = None
-    try:
-        undo = fault.inject(deployment)
-        failures = run_checks(deployment)
-    finally:
-        fault.repair(deployment, undo)
-    if fault.secret_must_not_show:
-        password = deployment.db.password.reveal()
-        shown = [name for name, message in failures.items() if password in message]
-        assert not shown, f"fault '{fault.name}': the failure message of {shown} shows the password"
-    assert set(failures) == set(fault.guarded_by), (
-        f"fault '{fault.name}': expected exactly {sorted(fault.guarded_by)} to fail, got {sorted(failures)}:\n"
-        + "\n".join(f"  {name}: {message}" for name, message in failures.items()))
-    assert any(fault.hint.lower() in message.lower() for message in failures.values()), (
-        f"no failure message for '{fault.name}' mentions {fault.hint!r}: {failures}")
-    after = run_checks(deployment, set(fault.guarded_by))
-    assert after == {}, f"after repairing '{fault.name}' checks still fail: {after}"
+    exercise(CHECKS, deployment, fault)
 
 
 def test_every_log_check_has_a_fault():
     """Each log check is guarded by at least one fault."""
-    assert set(CHECKS) == set().union(*(f.guarded_by for f in FAULTS))
+    assert every_check_guarded(CHECKS, FAULTS) == set()
