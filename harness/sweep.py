@@ -111,6 +111,31 @@ def sweep(runs_dir: Path, run_id: Optional[str] = None, *, include_alive: bool =
     return report
 
 
+FRESH_FOLDER_SECONDS = 60  # a run folder without run.json this young may be a run that is just starting
+
+
+def sweep_dead_runs(runs_dir: Path) -> dict[str, list[str]]:
+    """Before a new sandbox run: remove what dead sandbox runs in ``runs_dir`` left; ``{run_id: problems}``.
+
+    Dead means its harness process is gone and it was not kept (``--keep``). A live
+    run, a kept run, and any staging or production run are never touched.
+    """
+    import time
+
+    report: dict[str, list[str]] = {}
+    for run_dir in _run_folders(runs_dir):
+        state = _state(run_dir)
+        if not state and time.time() - run_dir.stat().st_mtime < FRESH_FOLDER_SECONDS:
+            continue  # a run that is being created right now
+        if state.get("kept") or state.get("environment", "sandbox") != "sandbox" or _owner_alive(run_dir):
+            continue
+        run_id = run_id_of(run_dir)
+        report[run_id] = sweep_run(run_dir)
+        log.warning("removed what the dead run %s left behind%s", run_id,
+                    f" (problems: {'; '.join(report[run_id])})" if report[run_id] else "")
+    return report
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     """Command line: ``python -m harness.sweep [--runs-dir runs] [--run RUN_ID] [--all]``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
