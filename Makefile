@@ -42,7 +42,7 @@ certify: setup
 	$(PYTEST) $(PYTEST_ARGS)
 
 test: setup
-	$(PYTEST) tests $(PYTEST_ARGS)
+	$(PYTEST) tests --durations=15 $(PYTEST_ARGS)
 
 dr: setup
 	$(PYTEST) -m dr $(PYTEST_ARGS)
