@@ -2,8 +2,9 @@
 
 A run whose owning process is gone (crashed, killed, or kept with --keep) is
 swept: its containers, namespaces and nft tables (harness/sandbox/cleanup.py),
-its cloud resources (terraform destroy outside the sandbox), its moto server,
-and its run directory. Sandbox resources named after a run that has no folder
+its moto server (the sandbox's cloud), and its run directory. Staging and
+production are never destroyed here: a persistent environment's resources stay,
+and a run folder holding its local Terraform state is kept. Sandbox resources named after a run that has no folder
 (and no live owner) are removed too.
 """
 from __future__ import annotations
@@ -23,7 +24,7 @@ from harness.runid import is_run_id
 from harness.sandbox.cleanup import owned_by_live_process, run_ids_on_machine, sweep_sandbox_run
 from harness.sandbox.state import STATE_FILE, SandboxState
 from harness.spec import REPO_ROOT
-from harness.terraform import Terraform, has_remote_state, run_variables, terraform_env
+from harness.terraform import has_remote_state
 
 log = logging.getLogger("harness.sweep")
 
@@ -67,20 +68,18 @@ def sweep_run(run_dir: Path) -> list[str]:
         moto = state.get("moto")
         if moto and pid_alive(moto["pid"]):
             stop_group(moto["pid"])  # the sandbox's cloud resources live only in moto
-        elif state.get("environment") not in (None, "sandbox") and (run_dir / "terraform").is_dir():
-            _destroy(run_dir, state)
+        if state.get("environment") not in (None, "sandbox") and _holds_local_state(run_dir):
+            # Staging and production are never destroyed by a clean-up, and their state is never thrown away.
+            log.warning("run %s (%s) keeps its Terraform state in %s: the folder stays; move the environment to "
+                        "a remote backend (terraform/<env>.backend.hcl)", run_id, state["environment"], run_dir)
+            return problems
         shutil.rmtree(run_dir, ignore_errors=True)
     return problems
 
 
-def _destroy(run_dir: Path, state: dict[str, Any]) -> None:
+def _holds_local_state(run_dir: Path) -> bool:
     workdir = run_dir / "terraform"
-    terraform = Terraform(workdir, terraform_env(run_dir, {}))
-    if terraform.has_state():
-        public_key = (run_dir / "keys" / "id_ed25519.pub").read_text().strip()
-        variables = run_variables(state["environment"], state.get("run_id", run_dir.name), public_key,
-                                  persistent=has_remote_state(workdir))
-        terraform.destroy(Path(state["tfvars"]), variables)
+    return workdir.is_dir() and not has_remote_state(workdir) and any(workdir.glob("terraform.tfstate*"))
 
 
 def sweep(runs_dir: Path, run_id: Optional[str] = None, *, include_alive: bool = False) -> dict[str, list[str]]:

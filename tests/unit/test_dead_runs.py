@@ -58,3 +58,16 @@ def test_dead_run_is_cleaned_live_kept_and_staging_runs_are_not(tmp_path):
 def test_a_folder_being_created_is_left_alone(tmp_path):
     (tmp_path / new_run_id()).mkdir()  # no run.json yet: a run starting right now
     assert sweep_dead_runs(tmp_path) == {}
+
+
+def test_a_dead_staging_run_with_local_state_keeps_its_folder(tmp_path):
+    """make clean never destroys staging and never throws its Terraform state away."""
+    from harness.sweep import sweep_run
+
+    run_dir = tmp_path / new_run_id()
+    (run_dir / "terraform").mkdir(parents=True)
+    (run_dir / "terraform" / "terraform.tfstate").write_text("{}")
+    (run_dir / "run.json").write_text(json.dumps({"run_id": run_dir.name, "environment": "staging",
+                                                  "owner_pid": _dead_pid()}))
+    assert sweep_run(run_dir) == []
+    assert (run_dir / "terraform" / "terraform.tfstate").exists()
