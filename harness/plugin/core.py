@@ -139,10 +139,24 @@ def preflight(options: RunOptions) -> None:
         return
     terraform_binary()
     validate_tfvars(options.tfvars)
+    require_remote_state(options)
     if options.environment == "production" and options.allow_production_apply:
         from harness.gate import require_staging_certificate
 
         require_staging_certificate(options.reports_dir)
+
+
+def require_remote_state(options: RunOptions) -> None:
+    """Staging and production never apply with their state in a run folder (it would be lost with the run)."""
+    from harness.terraform import backend_config
+
+    applies = options.environment == "staging" or (options.environment == "production"
+                                                   and options.allow_production_apply)
+    if applies and backend_config(options.terraform_dir, options.environment) is None:
+        raise HarnessError(
+            f"{options.environment} keeps its Terraform state in S3, not in a run folder: copy "
+            f"{options.terraform_dir}/backend.hcl.example to {options.terraform_dir}/{options.environment}.backend.hcl "
+            "and fill in the state bucket, then run again")
 
 
 class OutcomeRecorder:
