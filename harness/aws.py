@@ -23,11 +23,16 @@ from harness.errors import HarnessError
 from harness.http import http_session
 from harness.process import stop_group
 from harness.retry import wait_until
+from harness.secrets import AWS_SECRET_ACCESS_KEY, canary_value
 from harness.spec import load_spec
 
 SANDBOX_REGION = "us-east-1"
-# moto accepts any credentials; these are not secrets.
-SANDBOX_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
+
+def sandbox_credentials() -> dict[str, str]:
+    """The emulator's credentials (moto accepts any; the secret key is the canary's in the secret canary test)."""
+    return {"AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": canary_value(AWS_SECRET_ACCESS_KEY) or "testing"}
 
 
 @dataclass
@@ -131,17 +136,19 @@ def _raise_if_dead(proc: subprocess.Popen, log_path: Path) -> bool:
     return False
 
 
-def sandbox_session() -> boto3.Session:
+def sandbox_session(region: str = SANDBOX_REGION) -> boto3.Session:
+    """A boto3 session with the emulator's credentials."""
+    credentials = sandbox_credentials()
     return boto3.Session(
-        aws_access_key_id=SANDBOX_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=SANDBOX_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        region_name=SANDBOX_REGION,
+        aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
+        region_name=region,
     )
 
 
 def endpoint_for(url: str) -> AwsEndpoint:
     """An AwsEndpoint for a non-AWS API (moto, LocalStack) at ``url``."""
-    return AwsEndpoint(url, SANDBOX_REGION, sandbox_session(), env=dict(SANDBOX_CREDENTIALS, AWS_REGION=SANDBOX_REGION))
+    return AwsEndpoint(url, SANDBOX_REGION, sandbox_session(), env=dict(sandbox_credentials(), AWS_REGION=SANDBOX_REGION))
 
 
 def real_aws(region: Optional[str] = None) -> AwsEndpoint:

@@ -8,6 +8,9 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from harness.errors import HarnessError
+from harness.secrets import SSH_PRIVATE_KEY, canary_value
+
 
 @dataclass(frozen=True)
 class KeyPair:
@@ -16,9 +19,12 @@ class KeyPair:
 
 
 def generate_keypair(directory: Path, comment: str) -> KeyPair:
-    """Write a fresh ed25519 key pair into ``directory`` (id_ed25519, id_ed25519.pub)."""
+    """Write a fresh ed25519 key pair into ``directory`` (id_ed25519, id_ed25519.pub).
+
+    In the secret canary test the private bytes are the canary's (harness.secrets.canary_value).
+    """
     directory.mkdir(parents=True, exist_ok=True)
-    key = ed25519.Ed25519PrivateKey.generate()
+    key = _canary_key() or ed25519.Ed25519PrivateKey.generate()
     private = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
     )
@@ -30,3 +36,14 @@ def generate_keypair(directory: Path, comment: str) -> KeyPair:
     public_line = f"{public.decode()} {comment}"
     (directory / "id_ed25519.pub").write_text(public_line + "\n")
     return KeyPair(path, public_line)
+
+
+def _canary_key() -> ed25519.Ed25519PrivateKey | None:
+    """The key whose 32 private bytes are the SSH canary, or None outside the secret canary test."""
+    seed = canary_value(SSH_PRIVATE_KEY)
+    if seed is None:
+        return None
+    if len(seed.encode()) != 32:
+        raise HarnessError(f"the {SSH_PRIVATE_KEY} canary must be 32 bytes (an ed25519 private key), "
+                           f"not {len(seed.encode())}")
+    return ed25519.Ed25519PrivateKey.from_private_bytes(seed.encode())

@@ -7,14 +7,12 @@ PostgreSQL only as a SCRAM verifier.
 """
 from __future__ import annotations
 
-import secrets
 import shlex
 from pathlib import Path
 from typing import Any, Mapping
 
 from harness.nix import nixos_switch
-from harness.redaction import register_secret
-from harness.secrets import Secret, database_password_on_host, read_env_file
+from harness.secrets import DATABASE_PASSWORD, Secret, database_password_on_host, kept_secret_key_base, read_env_file
 
 
 def nixos_secrets_file(spec: Mapping[str, Any], existing: Mapping[str, str], password: str) -> str:
@@ -25,8 +23,7 @@ def nixos_secrets_file(spec: Mapping[str, Any], existing: Mapping[str, str], pas
     from fixtures.sandbox.render import database_url
     from fixtures.sandbox.scram import scram_sha256_verifier
 
-    key_base = existing.get("SECRET_KEY_BASE") or secrets.token_urlsafe(48)
-    register_secret(key_base)
+    key_base = kept_secret_key_base(existing)
     values = {
         "DATABASE_URL": database_url(spec, password),
         "DATABASE_PASSWORD_SCRAM": scram_sha256_verifier(password),
@@ -39,7 +36,7 @@ def deliver_nixos_secrets(ssh: Any, spec: Mapping[str, Any]) -> Secret:
     """Write the app's secrets file after the switch (its user exists then) and restart what reads it."""
     path, user, app = spec["app"]["env_file"], spec["app"]["user"], spec["app"]["name"]
     existing = read_env_file(ssh, path) or {}
-    password = database_password_on_host(ssh, spec) or Secret.generate()
+    password = database_password_on_host(ssh, spec) or Secret.generate(DATABASE_PASSWORD)
     if existing.get("DATABASE_URL") and existing.get("DATABASE_PASSWORD_SCRAM") and existing.get("SECRET_KEY_BASE"):
         return password  # a verifier has a random salt: rewriting an existing file would only churn
     text = nixos_secrets_file(spec, existing, password.reveal())

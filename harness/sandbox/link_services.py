@@ -63,12 +63,9 @@ def start(run_id: str, host_side: str, aws_endpoint_url: str, region: str, insta
 
 
 def _clients(endpoint_url: str, region: str):  # type: ignore[no-untyped-def]
-    import boto3
+    from harness.aws import sandbox_session
 
-    from harness.aws import SANDBOX_CREDENTIALS
-
-    session = boto3.Session(aws_access_key_id=SANDBOX_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                            aws_secret_access_key=SANDBOX_CREDENTIALS["AWS_SECRET_ACCESS_KEY"], region_name=region)
+    session = sandbox_session(region)
     made: dict[str, object] = {}
     lock = threading.Lock()
 

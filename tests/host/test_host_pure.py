@@ -73,8 +73,9 @@ def test_postgresql_dropin_settings():
 
 def test_env_file_round_trips_the_password():
     password = "Ab_cd-EF0123456789xyz"
-    values = parse_env_file(render.env_file(SPEC, password))
+    values = parse_env_file(render.env_file(SPEC, password, "the-secret-key-base"))
     assert password_from_database_url(values["DATABASE_URL"]) == password
+    assert values["SECRET_KEY_BASE"] == "the-secret-key-base"
     assert values["DATABASE_URL"].endswith(f"@127.0.0.1:{SPEC['database']['port']}/{SPEC['database']['name']}")
 
 
