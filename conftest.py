@@ -3,6 +3,7 @@
 pytest_plugins = [
     "harness.plugin.core",
     "harness.plugin.nixos_checks",
+    "harness.plugin.secret_reports",
     "fixtures.run",
     "fixtures.stage_aws",
     "fixtures.stage_infra",
