@@ -159,6 +159,7 @@ def prepare_workdir(source: Path, run_dir: Path, endpoint_url: Optional[str], ba
     workdir = run_dir / "terraform"
     shutil.copytree(source, workdir, ignore=shutil.ignore_patterns(
         ".terraform", "*.tfstate*", ".terraform.lock.hcl", "*_override.tf", "*_override.tf.json"))
+    workdir.chmod(0o700)  # the state holds what the resources hold: only the run's user reads the working copy
     shutil.copy(SPEC_PATH, run_dir / "spec.json")
     if endpoint_url:
         (workdir / "harness_endpoint_override.tf").write_text(endpoint_override(endpoint_url))
@@ -175,6 +176,13 @@ def first_error(text: str) -> str:
     return redact("\n".join(line.strip("│ ").rstrip() for line in lines[start : start + 15]).strip())
 
 
+def protect_state(workdir: Path) -> None:
+    """Make the local state files mode 0600 (Terraform writes them 0644, and they hold every resource's secrets)."""
+    for path in workdir.glob("*.tfstate*"):
+        if path.is_file() and path.stat().st_mode & 0o077:
+            path.chmod(0o600)
+
+
 class Terraform:
     """One working copy driven through tftest, with the run's environment."""
 
@@ -184,6 +192,12 @@ class Terraform:
         self.tf = tftest.TerraformTest(str(workdir), binary=binary, env=env)
 
     def _run(self, what: str, call: Any) -> Any:
+        try:
+            return self._run_with_retries(what, call)
+        finally:
+            protect_state(self.workdir)
+
+    def _run_with_retries(self, what: str, call: Any) -> Any:
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
                 return call()

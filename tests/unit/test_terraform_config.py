@@ -59,3 +59,16 @@ def test_backend_config_makes_remote_state(tmp_path):
     backend = terraform.backend_config(source, "staging")
     workdir = terraform.prepare_workdir(source, tmp_path / "run", None, backend)
     assert 'backend "s3"' in (workdir / "harness_backend_override.tf").read_text()
+
+
+def test_state_files_are_made_mode_0600(tmp_path):
+    """Terraform writes its local state 0644; the harness closes it after every command."""
+    from harness.terraform import protect_state
+
+    for name in ("terraform.tfstate", "terraform.tfstate.backup", "main.tf"):
+        (tmp_path / name).write_text("{}")
+        (tmp_path / name).chmod(0o644)
+    protect_state(tmp_path)
+    assert (tmp_path / "terraform.tfstate").stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "terraform.tfstate.backup").stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "main.tf").stat().st_mode & 0o777 == 0o644
