@@ -42,7 +42,7 @@ class AwsEndpoint:
     endpoint_url: Optional[str]
     region: str
     session: boto3.Session
-    env: dict[str, str] = field(default_factory=dict)  # extra environment for terraform
+    env: dict[str, str] = field(default_factory=dict, repr=False)  # extra environment for terraform (credentials)
 
     def client(self, name: str) -> Any:
         """A boto3 client for ``name`` pointed at the run's endpoint."""

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import re
+from functools import lru_cache
 
 _SECRETS: set[str] = set()
 MASK = "***"
@@ -16,12 +17,32 @@ def register_secret(value: str) -> None:
         _SECRETS.add(value)
 
 
+ELLIPSIS = "..."  # where a truncated repr (pytest's saferepr, reprlib) was cut
+MIN_CUT = 4  # characters of a secret's start or end beside a cut that are masked
+
+
 def redact(text: str) -> str:
-    """Return ``text`` with every registered secret and any private key masked."""
+    """Return ``text`` with every registered secret and any private key masked.
+
+    A secret cut by a truncated repr (``'SECRET_KEY_BASE=abc...xyz'``) is masked too:
+    the secret's start right before ``...`` and its end right after it.
+    """
     text = _PRIVATE_KEY.sub(MASK, text)
     for secret in sorted(_SECRETS, key=len, reverse=True):
         text = text.replace(secret, MASK)
+    if ELLIPSIS in text:
+        for secret in _SECRETS:
+            text = _cut_ends(secret).sub(MASK, text)
     return text
+
+
+@lru_cache(maxsize=None)
+def _cut_ends(secret: str) -> re.Pattern[str]:
+    """Matches the longest start of ``secret`` just before ``...`` or end of it just after."""
+    lengths = range(len(secret) - 1, MIN_CUT - 1, -1)
+    starts = "|".join(re.escape(secret[:n]) for n in lengths)
+    ends = "|".join(re.escape(secret[-n:]) for n in lengths)
+    return re.compile(rf"(?:{starts})(?={re.escape(ELLIPSIS)})|(?<={re.escape(ELLIPSIS)})(?:{ends})")
 
 
 class RedactingFilter(logging.Filter):

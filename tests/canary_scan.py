@@ -4,7 +4,9 @@ A canary is a distinctive random value given to one secret of the harness for on
 test run (through ``HARNESS_SECRET_CANARIES``, harness/secrets.py). The scan looks
 for every canary byte for byte, URL-encoded, hex-encoded and base64-encoded (both
 alphabets, at each of the three byte alignments, also across line breaks as in a
-PEM file), and reports the file and line of each hit, never the value.
+PEM file), and any 10 characters of its random part (what a truncated repr, cut in
+the middle of a secret, leaves), and reports the file and line of each hit, never
+the value.
 """
 from __future__ import annotations
 
@@ -53,7 +55,7 @@ class Needle:
     """One encoding of one canary: what to look for, and how to name it without showing it."""
 
     name: str  # the secret's name (harness.secrets.CANARY_NAMES)
-    encoding: str  # raw, url, url-plus, hex, base64, base64url
+    encoding: str  # raw, url, url-plus, hex, base64, base64url, fragment
     data: bytes
     wraps: bool = False  # may be split by line breaks (base64 in PEM files)
 
@@ -67,6 +69,17 @@ def base64_fragments(value: bytes, encode: Callable[[bytes], bytes]) -> set[byte
             text = text[:-1]  # the last character mixes in padding bits
         fragments.add(text[(8 * shift + 5) // 6:])  # the first characters mix in the prefix's bits
     return fragments
+
+
+FRAGMENT = 10  # characters of a canary's random part that count as a leak
+LABEL = re.compile(r"canary[-/+][a-z]+[-/+]")  # the readable start of a canary (new_canaries), not random
+
+
+def fragments(value: str) -> set[bytes]:
+    """Every run of FRAGMENT characters of ``value``'s random part (after its label)."""
+    label = LABEL.match(value)
+    random_part = value[label.end():] if label else value
+    return {random_part[start:start + FRAGMENT].encode() for start in range(len(random_part) - FRAGMENT + 1)}
 
 
 def needles(canaries: dict[str, str]) -> list[Needle]:
@@ -85,6 +98,7 @@ def needles(canaries: dict[str, str]) -> list[Needle]:
             for fragment in sorted(base64_fragments(raw, encode) - seen):
                 seen.add(fragment)
                 found.append(Needle(name, encoding, fragment, wraps=True))
+        found += [Needle(name, "fragment", fragment) for fragment in sorted(fragments(value) - seen)]
     return found
 
 
@@ -120,7 +134,9 @@ def scan_bytes(where: str, data: bytes, looked_for: list[Needle]) -> list[Hit]:
                 for match in re.finditer(re.escape(needle.data), joined):
                     line = bisect.bisect_right(starts, match.start()) + 1
                     hits.add(Hit(where, line, needle.name, needle.encoding))
-    return sorted(hits, key=lambda hit: (hit.where, hit.line, hit.name, hit.encoding))
+    whole = {(hit.line, hit.name) for hit in hits if hit.encoding != "fragment"}
+    kept = [hit for hit in hits if hit.encoding != "fragment" or (hit.line, hit.name) not in whole]
+    return sorted(kept, key=lambda hit: (hit.where, hit.line, hit.name, hit.encoding))
 
 
 def files_under(root: Path, skip: Callable[[Path], bool] = lambda path: False) -> Iterator[Path]:

@@ -83,6 +83,7 @@ def test_the_canary_run_fails_where_it_was_made_to(canary_run: CanaryRun) -> Non
     result = canary_run.result
     assert result.returncode == 1, result.output[-4000:]
     assert result.failed() == FAILING_ON_PURPOSE, result.output[-4000:]
+    assert result.outcomes()["test_canary_secrets_are_in_use"][0] == "passed", "the run's secrets are the canaries"
     assert len(result.outcomes()) > len(FAILING_ON_PURPOSE) + 30, "the whole certification ran"
     assert result.certificate() is None, "a failed run leaves no certificate"
     assert result.leaks == []

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from canary_scan import files_under, needles, new_canaries, scan_bytes, scan_files, write_canaries
-from harness.secrets import CANARY_NAMES, DATABASE_PASSWORD, SSH_PRIVATE_KEY
+from harness.secrets import CANARY_NAMES, DATABASE_PASSWORD, SECRET_KEY_BASE, SSH_PRIVATE_KEY
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +45,19 @@ def test_raw_url_and_hex_are_found(canaries, shown, encoding):
     data = f"a\nb\nDATABASE_URL=postgresql://app:{shown(value)}@127.0.0.1/db\n".encode()
     hits = scan_bytes("live.log", data, needles(canaries))
     assert (3, DATABASE_PASSWORD, encoding) in {(hit.line, hit.name, hit.encoding) for hit in hits}
+
+
+def test_a_fragment_left_by_a_truncated_repr_is_found(canaries):
+    """pytest cuts long reprs in the middle ('abc...xyz'): the secret's last characters are still a leak."""
+    value = canaries[SECRET_KEY_BASE]
+    hits = scan_bytes("output.txt", f"x\nassert {{'DATABASE_UR...{value[-12:]}'}} == {{}}\n".encode(),
+                      needles(canaries))
+    assert [(hit.line, hit.name, hit.encoding) for hit in hits] == [(2, SECRET_KEY_BASE, "fragment")]
+
+
+def test_a_whole_value_is_one_hit_not_also_its_fragments(canaries):
+    hits = scan_bytes("live.log", canaries[SECRET_KEY_BASE].encode() + b"\n", needles(canaries))
+    assert [(hit.line, hit.encoding) for hit in hits] == [(1, "raw")]
 
 
 def test_a_private_key_file_made_from_the_canary_is_found(canaries):

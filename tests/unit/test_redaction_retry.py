@@ -15,6 +15,20 @@ def test_redact_masks_registered_secrets_and_private_keys():
     assert "hunter2-password" not in text and "abc" not in text and "***" in text
 
 
+def test_redact_masks_what_a_truncated_repr_leaves_of_a_secret():
+    """pytest's saferepr cuts long values in the middle: the secret's start and end beside '...' are masked."""
+    from _pytest._io.saferepr import saferepr
+
+    secret = "key-base-0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    register_secret(secret)
+    shown = saferepr({"DATABASE_URL": "postgresql://app@host/db", "SECRET_KEY_BASE": secret}, maxsize=60)
+    assert "..." in shown and "XYZ" in shown  # the cut left the secret's end
+    masked = redact(shown)
+    assert "UVWXYZ" not in masked and masked.endswith("***'}")
+    assert redact(f"SECRET_KEY_BASE={secret[:20]}...") == "SECRET_KEY_BASE=***..."
+    assert redact("Loading...done") == "Loading...done"
+
+
 def test_logging_filter_redacts(caplog):
     register_secret("another-secret-1")
     logger = logging.getLogger("harness.test")

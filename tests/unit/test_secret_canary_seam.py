@@ -44,3 +44,12 @@ def test_an_unreadable_canary_file_is_a_harness_error(monkeypatch, tmp_path):
     monkeypatch.setenv(CANARY_FILE_ENV, str(tmp_path / "missing.json"))
     with pytest.raises(HarnessError, match="cannot read the canary file"):
         Secret.generate(DATABASE_PASSWORD)
+
+
+def test_the_emulator_endpoint_never_shows_its_credentials(canaries):
+    """repr(AwsEndpoint) (a Deployment's repr, pytest's -l locals) leaves out the environment given to terraform."""
+    from harness.aws import endpoint_for
+
+    endpoint = endpoint_for("http://127.0.0.1:5000")
+    assert endpoint.env["AWS_SECRET_ACCESS_KEY"] == canaries[AWS_SECRET_ACCESS_KEY]
+    assert canaries[AWS_SECRET_ACCESS_KEY] not in repr(endpoint)
