@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import re
 from functools import lru_cache
+from urllib.parse import quote
 
 _SECRETS: set[str] = set()
 MASK = "***"
@@ -12,9 +13,10 @@ _PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]
 
 
 def register_secret(value: str) -> None:
-    """Remember a secret so that :func:`redact` masks it wherever it appears."""
+    """Remember a secret so that :func:`redact` masks it wherever it appears (also URL-encoded, as in a URL)."""
     if value and len(value) >= 4:
         _SECRETS.add(value)
+        _SECRETS.add(quote(value, safe=""))
 
 
 ELLIPSIS = "..."  # where a truncated repr (pytest's saferepr, reprlib) was cut

@@ -15,6 +15,11 @@ def test_redact_masks_registered_secrets_and_private_keys():
     assert "hunter2-password" not in text and "abc" not in text and "***" in text
 
 
+def test_redact_masks_a_secret_url_encoded():
+    register_secret("pass/word+with:chars")
+    assert redact("postgresql://app:pass%2Fword%2Bwith%3Achars@h/db ...") == "postgresql://app:***@h/db ..."
+
+
 def test_redact_masks_what_a_truncated_repr_leaves_of_a_secret():
     """pytest's saferepr cuts long values in the middle: the secret's start and end beside '...' are masked."""
     from _pytest._io.saferepr import saferepr
