@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Any, Literal, Optional
 
 Selection = Literal["complete", "partial"]
 
@@ -29,6 +29,10 @@ class RunRecord:
     certificate_path: Optional[Path] = None  # written when every selected check passed
     started_epoch: Optional[float] = None  # wall clock at session start (the drill's page: was its JSON this run's?)
     report_paths: list[str] = field(default_factory=list)  # the HTML pages this run wrote
+    # what was deployed, read back (harness/deployed.py): instance_id, ami, security_group_rules, host_system,
+    # app_version; filled in by the `deployment` fixture, stated by the certificate
+    deployed: dict[str, Any] = field(default_factory=dict)
+    stored: list[str] = field(default_factory=list)  # where the signed certificate (or a revocation) was stored
 
     def finish(self) -> float:
         """Record and return the run's wall time so far."""

@@ -9,7 +9,8 @@ from typing import Any, Optional
 import pytest
 
 from harness import interrupt
-from harness.certificate import CheckResult, build_certificate, certifiable, remove_certificate, write_certificate
+from harness.certificate import (CheckResult, build_certificate, certifiable, environment_copy, remove_certificate,
+                                 write_certificate)
 from harness.errors import HarnessError
 from harness.logblock import STAGE_TIMES, StageTime, utc_iso
 from harness.options import ENVIRONMENTS, RunOptions
@@ -61,6 +62,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="where the certificate and JUnit XML go (default: reports/)")
     group.addoption("--allow-production-apply", dest="harness_allow_production_apply", action="store_true",
                     help="allow terraform apply to production (needs a staging certificate for the commit)")
+    group.addoption("--signing-key", dest="harness_signing_key", default=None, metavar="PATH",
+                    help="SSH key that signs staging/production certificates, listed in certification/allowed_signers "
+                         "(default: $INVENTORY_TRACKER_SIGNING_KEY; the sandbox signs with its own key)")
 
 
 def _options(config: pytest.Config, environment: str) -> RunOptions:
@@ -80,6 +84,7 @@ def _options(config: pytest.Config, environment: str) -> RunOptions:
         runs_dir=Path(config.option.harness_runs_dir).resolve(),
         reports_dir=Path(config.option.harness_reports_dir).resolve(),
         allow_production_apply=bool(config.option.harness_allow_production_apply),
+        signing_key=Path(config.option.harness_signing_key) if config.option.harness_signing_key else None,
     )
 
 
@@ -140,10 +145,13 @@ def preflight(options: RunOptions) -> None:
     terraform_binary()
     validate_tfvars(options.tfvars)
     require_remote_state(options)
+    from harness.certificate_publish import signing_key_for, stores_for
+
+    signing_key_for(options)  # staging/production: a named, allowed key that is not the sandbox's
     if options.environment == "production" and options.allow_production_apply:
         from harness.gate import require_staging_certificate
 
-        require_staging_certificate(options.reports_dir)
+        require_staging_certificate(stores_for(options)[-1])  # the state bucket (remote state is required)
 
 
 def require_remote_state(options: RunOptions) -> None:
@@ -236,16 +244,46 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             "policy": options.policy,
             "selection": record.selection,
             "run_seconds": record.run_seconds,  # the whole run: set-up, checks and teardown
+            **record.deployed,  # instance_id, ami, security_group_rules, host_system, app_version
         },
         certified=certified,
     )
     if certified:
         record.certificate_path = write_certificate(options.reports_dir, document)
+        session.exitstatus = sign_and_store_certificate(options, record, document)
     else:
         document["failure"] = {"exit_status": int(exitstatus),
                                "reason": failure_reason(checks, record.run_id, int(exitstatus))}
         remove_certificate(options.reports_dir)  # an old certificate must not outlive a failed run
+        if record.run_id:
+            revoke_failed_staging(options, record, document)
     record.report_paths = write_run_reports(options.reports_dir, document)
+
+
+def sign_and_store_certificate(options: RunOptions, record: RunRecord, document: dict[str, Any]) -> int:
+    """Sign the written certificate and store it (reports/, the state bucket); the run's exit status."""
+    from harness.certificate_publish import sign_and_store
+    from harness.plugin.stages import HARNESS_ERROR_EXIT
+
+    assert record.certificate_path is not None
+    copy = environment_copy(options.reports_dir, options.environment)
+    try:
+        record.stored = sign_and_store(options, copy, [record.certificate_path], document.get("commit"))
+    except HarnessError as exc:
+        record.stored = [f"NOT SIGNED: {exc}"]
+        return HARNESS_ERROR_EXIT
+    return pytest.ExitCode.OK
+
+
+def revoke_failed_staging(options: RunOptions, record: RunRecord, document: dict[str, Any]) -> None:
+    """A failed staging run revokes the staging certificate of its commit (the gate reads the revocation)."""
+    from harness.certificate_publish import revoke_staging
+
+    try:
+        record.stored = [f"revoked: {where}" for where in revoke_staging(
+            options, document.get("commit"), record.run_id or "", document["failure"]["reason"])]
+    except HarnessError as exc:
+        record.stored = [f"COULD NOT REVOKE the staging certificate of {document.get('commit')}: {exc}"]
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -272,6 +310,10 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         terminalreporter.write_line(f"CERTIFIED{partial}: {record.certificate_path}", green=True, bold=True)
     elif record.certification_run and not config.option.collectonly:
         terminalreporter.write_line("NOT CERTIFIED: a check failed or did not run; no certificate written", red=True, bold=True)
+    for where in record.stored:
+        failed = where.startswith(("NOT SIGNED", "COULD NOT"))
+        terminalreporter.write_line(where if failed or where.startswith("revoked") else f"stored: {where}",
+                                    red=failed, yellow=where.startswith("revoked"))
     for path in record.report_paths:
         terminalreporter.write_line(f"report page: {path}")
     for line in record.kept_hints:
