@@ -74,4 +74,5 @@ def app_version(host: Any, spec: Mapping[str, Any]) -> str:
 
 def deployed_facts(ec2: Any, instance_id: str, host: Any, spec: Mapping[str, Any]) -> dict[str, Any]:
     """Everything :mod:`harness.deployed` reads, as the certificate's top-level keys."""
-    return {**instance_facts(ec2, instance_id), "host_system": host_system(host), "app_version": app_version(host, spec)}
+    return {**instance_facts(ec2, instance_id), "host_system": host_system(host),
+            "app_version": app_version(host, spec)}

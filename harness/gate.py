@@ -78,8 +78,8 @@ def check_staging_certificate(stored: StoredCertificate, commit: str, digest: st
         raise HarnessError(f"{REFUSED}: the staging certificate was made from a dirty tree (uncommitted changes); "
                            f"commit them and run {CERTIFY_STAGING}")
     if document.get("content_digest") != digest:
-        raise HarnessError(f"{REFUSED}: the staging certificate is for deployed content {document.get('content_digest')}, "
-                           f"this checkout's terraform/, nixos/, spec.json (and flake lock) are {digest}; "
+        raise HarnessError(f"{REFUSED}: the staging certificate is for deployed content "
+                           f"{document.get('content_digest')}, this checkout's terraform/, nixos/, spec.json (and flake lock) are {digest}; "
                            f"certify staging for exactly this content: {CERTIFY_STAGING}")
     if stored.revoked:
         revocation = stored.revocation or {}

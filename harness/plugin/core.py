@@ -63,8 +63,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--allow-production-apply", dest="harness_allow_production_apply", action="store_true",
                     help="allow terraform apply to production (needs a staging certificate for the commit)")
     group.addoption("--signing-key", dest="harness_signing_key", default=None, metavar="PATH",
-                    help="SSH key that signs staging/production certificates, listed in certification/allowed_signers "
-                         "(default: $INVENTORY_TRACKER_SIGNING_KEY; the sandbox signs with its own key)")
+                    help="SSH key that signs staging/production certificates, listed in "
+                         "certification/allowed_signers (default: $INVENTORY_TRACKER_SIGNING_KEY; the sandbox signs with its own key)")
 
 
 def _options(config: pytest.Config, environment: str) -> RunOptions:
@@ -133,13 +133,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     record.selection = "complete" if chosen <= default_paths and not config.option.keyword else "partial"
     if any(STAGE_FIXTURES & set(getattr(item, "fixturenames", ())) for item in items):
         try:
-            preflight(options)
+            preflight(options, certifying=record.certification_run)
         except HarnessError as exc:
             raise pytest.UsageError(str(exc)) from None
 
 
-def preflight(options: RunOptions) -> None:
-    """Check the inputs before anything is created, so bad input leaks nothing."""
+def preflight(options: RunOptions, certifying: bool = True) -> None:
+    """Check the inputs before anything is created, so bad input leaks nothing.
+
+    ``certifying``: the run may write a certificate, so it needs its signing key (not the drill).
+    """
     if options.reuse:
         return
     terraform_binary()
@@ -147,7 +150,8 @@ def preflight(options: RunOptions) -> None:
     require_remote_state(options)
     from harness.certificate_publish import signing_key_for, stores_for
 
-    signing_key_for(options)  # staging/production: a named, allowed key that is not the sandbox's
+    if certifying:
+        signing_key_for(options)  # staging/production: a named, allowed key that is not the sandbox's
     if options.environment == "production" and options.allow_production_apply:
         from harness.gate import require_staging_certificate
 

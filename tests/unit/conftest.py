@@ -1,4 +1,4 @@
-"""Signing fixtures for the unit tests: real ssh-keygen keys and allowed-signers files in each test's tmp_path.
+"""Fixtures for the unit tests: a real moto server; real ssh-keygen keys and allowed-signers files.
 
 Nothing here touches the repository's certification/allowed_signers or .cache/: the module
 globals that name them are pointed at the test's own folder, so tests run in any order and
@@ -9,10 +9,12 @@ from __future__ import annotations
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
 from harness import signing
+from harness.aws import AwsEndpoint, MotoServer, endpoint_for
 
 
 @dataclass(frozen=True)
@@ -55,3 +57,13 @@ def allowed_signers(tmp_path: Path, operator_key: KeyForTest, monkeypatch: pytes
     monkeypatch.setattr(signing, "REPOSITORY_ALLOWED_SIGNERS", path)
     monkeypatch.setattr(signing, "SANDBOX_SIGNING_DIR", tmp_path / "sandbox-signing")
     return path
+
+
+@pytest.fixture(scope="module")
+def moto_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AwsEndpoint]:
+    """A moto server of this test module's own (started and stopped here), as an AwsEndpoint."""
+    server = MotoServer.start(tmp_path_factory.mktemp("moto") / "moto.log")
+    try:
+        yield endpoint_for(server.url)
+    finally:
+        server.stop()

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 
 from harness import gate
-from harness.aws import MotoServer, endpoint_for
 from harness.certificate_store import DirectoryStore, certificate_key, publish, revoke, state_bucket_store
 from harness.errors import HarnessError
 from harness.signing import SigningKey, sign_file
@@ -116,39 +115,30 @@ def test_dirty_checkout_refused(tmp_path, store, operator_key, allowed_signers, 
         gate.require_staging_certificate(store)
 
 
-@pytest.fixture(scope="module")
-def moto_s3(tmp_path_factory):
-    server = MotoServer.start(tmp_path_factory.mktemp("moto") / "moto.log")
-    try:
-        yield endpoint_for(server.url)
-    finally:
-        server.stop()
-
-
 @pytest.fixture()
-def state_bucket(tmp_path, moto_s3, monkeypatch, request):
+def state_bucket(tmp_path, moto_api, monkeypatch, request):
     """terraform/staging.backend.hcl and production.backend.hcl naming a fresh bucket on the moto server."""
-    for name, value in moto_s3.env.items():
+    for name, value in moto_api.env.items():
         monkeypatch.setenv(name, value)
     bucket = f"state-{request.node.name.replace('_', '-')[:40]}".lower()
-    moto_s3.client("s3").create_bucket(Bucket=bucket)
+    moto_api.client("s3").create_bucket(Bucket=bucket)
     terraform = tmp_path / "terraform"
     terraform.mkdir()
     for environment in ("staging", "production"):
         (terraform / f"{environment}.backend.hcl").write_text(
-            f'bucket = "{bucket}"\nkey = "{environment}/terraform.tfstate"\nregion = "{moto_s3.region}"\n'
-            f'endpoints = {{ s3 = "{moto_s3.endpoint_url}" }}\nuse_path_style = true\n')
+            f'bucket = "{bucket}"\nkey = "{environment}/terraform.tfstate"\nregion = "{moto_api.region}"\n'
+            f'endpoints = {{ s3 = "{moto_api.endpoint_url}" }}\nuse_path_style = true\n')
     return terraform, bucket
 
 
-def test_the_gate_reads_the_state_bucket(tmp_path, state_bucket, moto_s3, operator_key, allowed_signers, checkout):
+def test_the_gate_reads_the_state_bucket(tmp_path, state_bucket, moto_api, operator_key, allowed_signers, checkout):
     terraform, bucket = state_bucket
     store = state_bucket_store(terraform, "production")
     assert store is not None and store.bucket == bucket
     with pytest.raises(HarnessError, match=f"s3://{bucket}/certificates/staging/abc123.json does not exist"):
         gate.require_staging_certificate(store)
     stored(tmp_path, state_bucket_store(terraform, "staging"), operator_key)
-    listed = moto_s3.client("s3").list_objects_v2(Bucket=bucket)["Contents"]
+    listed = moto_api.client("s3").list_objects_v2(Bucket=bucket)["Contents"]
     assert sorted(o["Key"] for o in listed) == ["certificates/staging/abc123.json",
                                                 "certificates/staging/abc123.json.sig"]
     assert gate.require_staging_certificate(store)["commit"] == COMMIT
