@@ -12,9 +12,12 @@ from typing import Any
 import pytest
 
 from harness import gate
-from harness.certificate_store import DirectoryStore, certificate_key, publish, revoke, state_bucket_store
+from harness.certificate_publish import revoke_staging, sign_and_store
+from harness.certificate_store import DirectoryStore, certificate_key, publish, revoke
 from harness.errors import HarnessError
-from harness.signing import SigningKey, sign_file
+from harness.options import RunOptions
+from harness.plugin.core import preflight
+from harness.signing import SigningKey, sandbox_signing_key, sign_file
 
 COMMIT, DIGEST = "abc123", "sha256:" + "d" * 64
 
@@ -131,17 +134,33 @@ def state_bucket(tmp_path, moto_api, monkeypatch, request):
     return terraform, bucket
 
 
-def test_the_gate_reads_the_state_bucket(tmp_path, state_bucket, moto_api, operator_key, allowed_signers, checkout):
+def _options(terraform: Path, environment: str, **changes: Any) -> RunOptions:
+    (terraform / f"{environment}.tfvars").write_text("")
+    values = dict(environment=environment, policy=environment, keep=False, reuse=None, aws_endpoint=None,
+                  terraform_dir=terraform, tfvars=terraform / f"{environment}.tfvars", runs_dir=terraform / "runs",
+                  reports_dir=terraform / "reports", allow_production_apply=False)
+    return RunOptions(**{**values, **changes})
+
+
+def test_staging_publishes_to_the_state_bucket_and_the_production_preflight_reads_it(
+        tmp_path, state_bucket, moto_api, operator_key, allowed_signers, checkout):
     terraform, bucket = state_bucket
-    store = state_bucket_store(terraform, "production")
-    assert store is not None and store.bucket == bucket
+    staging = _options(terraform, "staging", signing_key=operator_key.path)
+    production = _options(terraform, "production", allow_production_apply=True, signing_key=operator_key.path)
     with pytest.raises(HarnessError, match=f"s3://{bucket}/certificates/staging/abc123.json does not exist"):
-        gate.require_staging_certificate(store)
-    stored(tmp_path, state_bucket_store(terraform, "staging"), operator_key)
-    listed = moto_api.client("s3").list_objects_v2(Bucket=bucket)["Contents"]
+        preflight(production)
+    certificate = tmp_path / "certificate-staging.json"
+    certificate.write_text(json.dumps(staging_document(), indent=2) + "\n")
+    stored_at = sign_and_store(staging, certificate, [certificate], COMMIT)
+    assert f"s3://{bucket}/certificates/staging/abc123.json" in stored_at
+    listed = moto_api.client("s3").list_objects_v2(Bucket=bucket, Prefix="certificates/")["Contents"]
     assert sorted(o["Key"] for o in listed) == ["certificates/staging/abc123.json",
                                                 "certificates/staging/abc123.json.sig"]
-    assert gate.require_staging_certificate(store)["commit"] == COMMIT
-    revoke(state_bucket_store(terraform, "staging"), "staging", COMMIT, "it0000failed", "a check failed")
-    with pytest.raises(HarnessError, match="revoked"):
-        gate.require_staging_certificate(store)
+    preflight(production)  # the gate opens: signed, complete, clean, same commit and content
+    assert revoke_staging(staging, COMMIT, "it0000failed", "a check failed") == [
+        str(terraform / "reports/certificates/staging/abc123.revoked.json"),
+        f"s3://{bucket}/certificates/staging/abc123.revoked.json"]
+    with pytest.raises(HarnessError, match="revoked by the failed staging run it0000failed"):
+        preflight(production)
+    with pytest.raises(HarnessError, match="is the sandbox's own signing key"):
+        preflight(_options(terraform, "production", signing_key=sandbox_signing_key().path))
