@@ -127,15 +127,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             config.hook.pytest_deselected(items=drop)
             items[:] = keep
     record.certification_run = any(is_certification_check(item) for item in items)
-    # A certificate says whether every check of the environment ran or only a selection (paths, -k).
-    default_paths = {str(REPO_ROOT / "suites"), str(REPO_ROOT)}
-    chosen = {str(Path(arg.split("::")[0]).resolve()) for arg in config.args}
-    record.selection = "complete" if chosen <= default_paths and not config.option.keyword else "partial"
+    record.selection = selection_of(config)
     if any(STAGE_FIXTURES & set(getattr(item, "fixturenames", ())) for item in items):
         try:
             preflight(options, certifying=record.certification_run)
         except HarnessError as exc:
             raise pytest.UsageError(str(exc)) from None
+
+
+def selection_of(config: pytest.Config) -> str:
+    """``complete`` when every check of the environment runs; ``partial`` when paths, ``-k``, ``--deselect``
+    or a marker expression beyond the environment's name chose only some (the production gate refuses those)."""
+    default_paths = {str(REPO_ROOT / "suites"), str(REPO_ROOT)}
+    chosen = {str(Path(arg.split("::")[0]).resolve()) for arg in config.args}
+    markexpr = (config.option.markexpr or "").strip()
+    narrowed = (config.option.keyword or getattr(config.option, "deselect", None)
+                or (markexpr and markexpr not in ENVIRONMENTS))
+    return "complete" if chosen <= default_paths and not narrowed else "partial"
 
 
 def preflight(options: RunOptions, certifying: bool = True) -> None:

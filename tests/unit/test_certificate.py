@@ -3,6 +3,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from harness.certificate import (CheckResult, build_certificate, certifiable, remove_certificate,
                                  write_certificate)
 from harness.logblock import StageTime
@@ -179,3 +181,20 @@ def _options(tmp_path, environment, signing_key=None):
                       terraform_dir=tmp_path / "terraform", tfvars=tmp_path / f"{environment}.tfvars",
                       runs_dir=tmp_path / "runs", reports_dir=tmp_path, allow_production_apply=False,
                       signing_key=signing_key)
+
+
+@pytest.mark.parametrize("args, keyword, deselect, markexpr, selection", [
+    ([], "", None, "", "complete"),
+    ([str(REPO_ROOT / "suites")], "", None, "staging", "complete"),
+    ([str(REPO_ROOT / "suites/test_web.py")], "", None, "staging", "partial"),
+    ([], "health", None, "staging", "partial"),
+    ([], "", ["suites/test_web.py::test_health_answers_through_nginx"], "staging", "partial"),
+    ([], "", None, "staging and not backups", "partial"),
+], ids=["default", "suites-folder", "one-file", "-k", "--deselect", "-m-narrowed"])
+def test_the_certificate_records_whether_every_check_was_selected(args, keyword, deselect, markexpr, selection):
+    from types import SimpleNamespace
+
+    from harness.plugin.core import selection_of
+
+    config = SimpleNamespace(args=args, option=SimpleNamespace(keyword=keyword, deselect=deselect, markexpr=markexpr))
+    assert selection_of(config) == selection
