@@ -32,7 +32,9 @@ class RunRecord:
     # what was deployed, read back (harness/deployed.py): instance_id, ami, security_group_rules, host_system,
     # app_version; filled in by the `deployment` fixture, stated by the certificate
     deployed: dict[str, Any] = field(default_factory=dict)
-    stored: list[str] = field(default_factory=list)  # where the signed certificate (or a revocation) was stored
+    stored: list[str] = field(default_factory=list)  # where the signed certificate and its signature were stored
+    revoked: list[str] = field(default_factory=list)  # where a failed staging run revoked its commit's certificate
+    publish_problem: Optional[str] = None  # why the certificate could not be signed/stored, or revoked
 
     def finish(self) -> float:
         """Record and return the run's wall time so far."""

@@ -64,7 +64,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="allow terraform apply to production (needs a staging certificate for the commit)")
     group.addoption("--signing-key", dest="harness_signing_key", default=None, metavar="PATH",
                     help="SSH key that signs staging/production certificates, listed in "
-                         "certification/allowed_signers (default: $INVENTORY_TRACKER_SIGNING_KEY; the sandbox signs with its own key)")
+                         "certification/allowed_signers (default: $INVENTORY_TRACKER_SIGNING_KEY; "
+                         "the sandbox signs with its own key)")
 
 
 def _options(config: pytest.Config, environment: str) -> RunOptions:
@@ -282,7 +283,7 @@ def sign_and_store_certificate(options: RunOptions, record: RunRecord, document:
     try:
         record.stored = sign_and_store(options, copy, [record.certificate_path], document.get("commit"))
     except HarnessError as exc:
-        record.stored = [f"NOT SIGNED: {exc}"]
+        record.publish_problem = f"the certificate is NOT SIGNED or not stored: {exc}"
         return HARNESS_ERROR_EXIT
     return pytest.ExitCode.OK
 
@@ -292,10 +293,10 @@ def revoke_failed_staging(options: RunOptions, record: RunRecord, document: dict
     from harness.certificate_publish import revoke_staging
 
     try:
-        record.stored = [f"revoked: {where}" for where in revoke_staging(
-            options, document.get("commit"), record.run_id or "", document["failure"]["reason"])]
+        record.revoked = revoke_staging(options, document.get("commit"), record.run_id or "",
+                                        document["failure"]["reason"])
     except HarnessError as exc:
-        record.stored = [f"COULD NOT REVOKE the staging certificate of {document.get('commit')}: {exc}"]
+        record.publish_problem = f"could not revoke the staging certificate of {document.get('commit')}: {exc}"
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -323,9 +324,12 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     elif record.certification_run and not config.option.collectonly:
         terminalreporter.write_line("NOT CERTIFIED: a check failed or did not run; no certificate written", red=True, bold=True)
     for where in record.stored:
-        failed = where.startswith(("NOT SIGNED", "COULD NOT"))
-        terminalreporter.write_line(where if failed or where.startswith("revoked") else f"stored: {where}",
-                                    red=failed, yellow=where.startswith("revoked"))
+        terminalreporter.write_line(f"signed and stored: {where}")
+    for where in record.revoked:
+        terminalreporter.write_line(f"this failed staging run revoked the certificate of its commit: {where}",
+                                    yellow=True)
+    if record.publish_problem:
+        terminalreporter.write_line(record.publish_problem, red=True, bold=True)
     for path in record.report_paths:
         terminalreporter.write_line(f"report page: {path}")
     for line in record.kept_hints:
