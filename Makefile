@@ -11,7 +11,7 @@ CHECKOV_VENV := .venv-checkov
 APT_PACKAGES := mmdebstrap systemd-container nftables nix-bin uidmap arch-test debian-archive-keyring iproute2 git shellcheck chromium
 PYTEST_ARGS ?=
 
-.PHONY: setup system-packages venv checkov certify test dr bench report clean
+.PHONY: setup system-packages venv checkov certify test dr bench report clean verify
 
 setup: system-packages venv checkov
 
@@ -55,6 +55,12 @@ report:
 	@newest=$$(ls -t reports/*.html 2>/dev/null | head -1); \
 	if [ -z "$$newest" ]; then echo "no report page yet: run make certify, make dr or make bench" >&2; exit 1; fi; \
 	echo "$$PWD/$$newest"
+
+# Verifies a certificate's signature against certification/allowed_signers (exit 0 only when valid):
+# make verify CERT=reports/certificate-staging.json
+verify: venv
+	@if [ -z "$(CERT)" ]; then echo "usage: make verify CERT=reports/certificate-<environment>.json" >&2; exit 2; fi
+	$(PY) -m harness verify "$(CERT)"
 
 # Removes what dead or kept runs left (containers, namespaces, nft tables, moto, run state).
 # RUN=<run id> removes one kept run.

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Optional
 
+from harness.content_digest import deployed_content_digest
 from harness.logblock import STAGE, StageTime
 from harness.redaction import redact
 from harness.spec import REPO_ROOT
@@ -58,6 +59,10 @@ def build_certificate(
 ) -> dict[str, Any]:
     """The certificate document for a fully green run.
 
+    Besides the checks and stage times it states what was certified: the commit and whether
+    the tree was dirty, the digest of the deployed content (harness/content_digest.py), and,
+    through ``extra``, the policy, the selection and what was read back from the deployment
+    (harness/deployed.py: instance id, AMI, security-group rules, host system, app version).
     With ``certified=False`` the same document records a failed run: it is never written
     as a certificate, only shown on the run's report page.
     """
@@ -67,6 +72,7 @@ def build_certificate(
         "run_id": run_id,
         "commit": commit,
         "dirty": dirty,
+        "content_digest": deployed_content_digest(),
         "certified": certified,
         "issued_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "checks": [asdict(c) for c in checks],
@@ -83,15 +89,21 @@ def write_certificate(reports_dir: Path, document: dict[str, Any]) -> Path:
     reports_dir.mkdir(parents=True, exist_ok=True)
     text = redact(json.dumps(document, indent=2)) + "\n"
     # The per-environment copy survives other environments' runs (the production gate reads staging's).
-    (reports_dir / f"certificate-{document['environment']}.json").write_text(text)
+    environment_copy(reports_dir, document["environment"]).write_text(text)
     path = reports_dir / CERTIFICATE_NAME
     path.write_text(text)
     return path
 
 
+def environment_copy(reports_dir: Path, environment: str) -> Path:
+    """The per-environment copy of the certificate (``certificate-<environment>.json``)."""
+    return reports_dir / f"certificate-{environment}.json"
+
+
 def remove_certificate(reports_dir: Path) -> bool:
-    """Remove a stale certificate; True when there was one."""
+    """Remove a stale certificate (and its signature); True when there was one."""
     path = reports_dir / CERTIFICATE_NAME
+    path.with_name(path.name + ".sig").unlink(missing_ok=True)
     if path.exists():
         path.unlink()
         return True

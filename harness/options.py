@@ -30,3 +30,6 @@ class RunOptions:
     reports_dir: Path
     # allow `terraform apply` to production (needs a staging certificate for the same commit)
     allow_production_apply: bool
+    # the SSH key that signs staging/production certificates (--signing-key, else $INVENTORY_TRACKER_SIGNING_KEY);
+    # the sandbox signs with its own generated key (harness/signing.py)
+    signing_key: Optional[Path] = None

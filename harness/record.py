@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Any, Literal, Optional
 
 Selection = Literal["complete", "partial"]
 
@@ -29,6 +29,12 @@ class RunRecord:
     certificate_path: Optional[Path] = None  # written when every selected check passed
     started_epoch: Optional[float] = None  # wall clock at session start (the drill's page: was its JSON this run's?)
     report_paths: list[str] = field(default_factory=list)  # the HTML pages this run wrote
+    # what was deployed, read back (harness/deployed.py): instance_id, ami, security_group_rules, host_system,
+    # app_version; filled in by the `deployment` fixture, stated by the certificate
+    deployed: dict[str, Any] = field(default_factory=dict)
+    stored: list[str] = field(default_factory=list)  # where the signed certificate and its signature were stored
+    revoked: list[str] = field(default_factory=list)  # where a failed staging run revoked its commit's certificate
+    publish_problem: Optional[str] = None  # why the certificate could not be signed/stored, or revoked
 
     def finish(self) -> float:
         """Record and return the run's wall time so far."""

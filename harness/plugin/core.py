@@ -9,7 +9,8 @@ from typing import Any, Optional
 import pytest
 
 from harness import interrupt
-from harness.certificate import CheckResult, build_certificate, certifiable, remove_certificate, write_certificate
+from harness.certificate import (CheckResult, build_certificate, certifiable, environment_copy, remove_certificate,
+                                 write_certificate)
 from harness.errors import HarnessError
 from harness.logblock import STAGE_TIMES, StageTime, utc_iso
 from harness.options import ENVIRONMENTS, RunOptions
@@ -61,6 +62,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="where the certificate and JUnit XML go (default: reports/)")
     group.addoption("--allow-production-apply", dest="harness_allow_production_apply", action="store_true",
                     help="allow terraform apply to production (needs a staging certificate for the commit)")
+    group.addoption("--signing-key", dest="harness_signing_key", default=None, metavar="PATH",
+                    help="SSH key that signs staging/production certificates, listed in "
+                         "certification/allowed_signers (default: $INVENTORY_TRACKER_SIGNING_KEY; "
+                         "the sandbox signs with its own key)")
 
 
 def _options(config: pytest.Config, environment: str) -> RunOptions:
@@ -80,6 +85,7 @@ def _options(config: pytest.Config, environment: str) -> RunOptions:
         runs_dir=Path(config.option.harness_runs_dir).resolve(),
         reports_dir=Path(config.option.harness_reports_dir).resolve(),
         allow_production_apply=bool(config.option.harness_allow_production_apply),
+        signing_key=Path(config.option.harness_signing_key) if config.option.harness_signing_key else None,
     )
 
 
@@ -122,28 +128,43 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             config.hook.pytest_deselected(items=drop)
             items[:] = keep
     record.certification_run = any(is_certification_check(item) for item in items)
-    # A certificate says whether every check of the environment ran or only a selection (paths, -k).
-    default_paths = {str(REPO_ROOT / "suites"), str(REPO_ROOT)}
-    chosen = {str(Path(arg.split("::")[0]).resolve()) for arg in config.args}
-    record.selection = "complete" if chosen <= default_paths and not config.option.keyword else "partial"
+    record.selection = selection_of(config)
     if any(STAGE_FIXTURES & set(getattr(item, "fixturenames", ())) for item in items):
         try:
-            preflight(options)
+            preflight(options, certifying=record.certification_run)
         except HarnessError as exc:
             raise pytest.UsageError(str(exc)) from None
 
 
-def preflight(options: RunOptions) -> None:
-    """Check the inputs before anything is created, so bad input leaks nothing."""
+def selection_of(config: pytest.Config) -> str:
+    """``complete`` when every check of the environment runs; ``partial`` when paths, ``-k``, ``--deselect``
+    or a marker expression beyond the environment's name chose only some (the production gate refuses those)."""
+    default_paths = {str(REPO_ROOT / "suites"), str(REPO_ROOT)}
+    chosen = {str(Path(arg.split("::")[0]).resolve()) for arg in config.args}
+    markexpr = (config.option.markexpr or "").strip()
+    narrowed = (config.option.keyword or getattr(config.option, "deselect", None)
+                or (markexpr and markexpr not in ENVIRONMENTS))
+    return "complete" if chosen <= default_paths and not narrowed else "partial"
+
+
+def preflight(options: RunOptions, certifying: bool = True) -> None:
+    """Check the inputs before anything is created, so bad input leaks nothing.
+
+    ``certifying``: the run may write a certificate, so it needs its signing key (not the drill).
+    """
     if options.reuse:
         return
     terraform_binary()
     validate_tfvars(options.tfvars)
     require_remote_state(options)
+    from harness.certificate_publish import signing_key_for, stores_for
+
+    if certifying:
+        signing_key_for(options)  # staging/production: a named, allowed key that is not the sandbox's
     if options.environment == "production" and options.allow_production_apply:
         from harness.gate import require_staging_certificate
 
-        require_staging_certificate(options.reports_dir)
+        require_staging_certificate(stores_for(options)[-1])  # the state bucket (remote state is required)
 
 
 def require_remote_state(options: RunOptions) -> None:
@@ -236,16 +257,46 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             "policy": options.policy,
             "selection": record.selection,
             "run_seconds": record.run_seconds,  # the whole run: set-up, checks and teardown
+            **record.deployed,  # instance_id, ami, security_group_rules, host_system, app_version
         },
         certified=certified,
     )
     if certified:
         record.certificate_path = write_certificate(options.reports_dir, document)
+        session.exitstatus = sign_and_store_certificate(options, record, document)
     else:
         document["failure"] = {"exit_status": int(exitstatus),
                                "reason": failure_reason(checks, record.run_id, int(exitstatus))}
         remove_certificate(options.reports_dir)  # an old certificate must not outlive a failed run
+        if record.run_id:
+            revoke_failed_staging(options, record, document)
     record.report_paths = write_run_reports(options.reports_dir, document)
+
+
+def sign_and_store_certificate(options: RunOptions, record: RunRecord, document: dict[str, Any]) -> int:
+    """Sign the written certificate and store it (reports/, the state bucket); the run's exit status."""
+    from harness.certificate_publish import sign_and_store
+    from harness.plugin.stages import HARNESS_ERROR_EXIT
+
+    assert record.certificate_path is not None
+    copy = environment_copy(options.reports_dir, options.environment)
+    try:
+        record.stored = sign_and_store(options, copy, [record.certificate_path], document.get("commit"))
+    except HarnessError as exc:
+        record.publish_problem = f"the certificate is NOT SIGNED or not stored: {exc}"
+        return HARNESS_ERROR_EXIT
+    return pytest.ExitCode.OK
+
+
+def revoke_failed_staging(options: RunOptions, record: RunRecord, document: dict[str, Any]) -> None:
+    """A failed staging run revokes the staging certificate of its commit (the gate reads the revocation)."""
+    from harness.certificate_publish import revoke_staging
+
+    try:
+        record.revoked = revoke_staging(options, document.get("commit"), record.run_id or "",
+                                        document["failure"]["reason"])
+    except HarnessError as exc:
+        record.publish_problem = f"could not revoke the staging certificate of {document.get('commit')}: {exc}"
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -272,6 +323,13 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         terminalreporter.write_line(f"CERTIFIED{partial}: {record.certificate_path}", green=True, bold=True)
     elif record.certification_run and not config.option.collectonly:
         terminalreporter.write_line("NOT CERTIFIED: a check failed or did not run; no certificate written", red=True, bold=True)
+    for where in record.stored:
+        terminalreporter.write_line(f"signed and stored: {where}")
+    for where in record.revoked:
+        terminalreporter.write_line(f"this failed staging run revoked the certificate of its commit: {where}",
+                                    yellow=True)
+    if record.publish_problem:
+        terminalreporter.write_line(record.publish_problem, red=True, bold=True)
     for path in record.report_paths:
         terminalreporter.write_line(f"report page: {path}")
     for line in record.kept_hints:

@@ -17,8 +17,10 @@ CERTIFICATION, DR, BENCH = "certification", "dr", "bench"
 # What was deployed, as the certificate may state it: (key, label), in page order.
 DEPLOYED_KEYS = (
     ("instance_id", "instance"), ("instance", "instance"), ("ami", "AMI"), ("ami_id", "AMI"),
-    ("rules", "security group rules (read back)"), ("host_system", "host system"),
-    ("app_version", "application version"), ("digest", "digest of terraform/, nixos/, spec.json"),
+    ("rules", "security group rules (read back)"), ("security_group_rules", "security group rules (read back)"),
+    ("host_system", "host system"), ("app_version", "application version"),
+    ("content_digest", "digest of terraform/, nixos/, spec.json, flake lock"),
+    ("digest", "digest of terraform/, nixos/, spec.json"),
     ("resources", "resources (Terraform state)"),
 )
 # Keys the page shows in their own places; any other key goes to "other facts".

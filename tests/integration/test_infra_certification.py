@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
@@ -33,6 +35,11 @@ def test_sandbox_infra_is_certified(tmp_path):
     assert outcomes == {"passed"}, certificate["checks"]
     assert len(certificate["checks"]) >= 20
     assert {"aws_instance.app", "aws_security_group.web", "aws_s3_bucket.backups"} <= set(certificate["resources"])
+    # signed with the sandbox's own key: `python -m harness verify` accepts exactly that file
+    signed = result.reports_dir / "certificate.json"
+    verdict = subprocess.run([sys.executable, "-m", "harness", "verify", str(signed)], capture_output=True, text=True)
+    assert verdict.returncode == 0 and "good signature by sandbox@" in verdict.stdout, verdict.stdout
+    assert certificate["content_digest"].startswith("sha256:")
     stages = {stage["name"]: stage for stage in certificate["stages"]}
     assert stages["infra"]["seconds"] > 0 and stages["aws"]["kind"] == "stage"
     assert stages["infra"]["started_at"] < stages["infra"]["ended_at"]

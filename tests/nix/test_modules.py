@@ -233,6 +233,7 @@ def test_vm_secrets_file_matches_the_scram_verifier(vm, spec):
 
 @pytest.mark.parametrize("argv, expected, status", [
     (["start"], "serve", 0),
+    (["version"], "version", 0),
     (["eval", "InventoryTracker.Release.migrate"], "migrate", 0),
     (["eval", "IO.puts(1)"], None, 64),
     ([], None, 64),

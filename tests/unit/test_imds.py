@@ -7,7 +7,6 @@ import threading
 import pytest
 import requests
 
-from harness.aws import MotoServer, endpoint_for
 from harness.sandbox.imds import InstanceIdentity, metadata_server
 
 TOKEN = {"X-aws-ec2-metadata-token-ttl-seconds": "60"}
@@ -15,12 +14,8 @@ NUMBERS = itertools.count(1)
 
 
 @pytest.fixture(scope="module")
-def api(tmp_path_factory):
-    server = MotoServer.start(tmp_path_factory.mktemp("moto") / "moto.log")
-    try:
-        yield endpoint_for(server.url)
-    finally:
-        server.stop()
+def api(moto_api):
+    return moto_api  # tests/unit/conftest.py: a moto server of this module's own
 
 
 @pytest.fixture()
