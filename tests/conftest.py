@@ -41,7 +41,8 @@ def _group(item: pytest.Item) -> str:
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Give every test its xdist group, and put the longest groups first."""
-    if config.getoption("dist", "no") == "no":  # not under pytest-xdist
+    # xdist's workers see --dist as "no" and their own `loadgroup` option instead
+    if not (getattr(config.option, "loadgroup", False) or config.getoption("dist", "no") == "loadgroup"):
         return
     groups = {}
     for item in items:
