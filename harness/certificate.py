@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from harness.content_digest import deployed_content_digest
-from harness.logblock import STAGE, StageTime
+from harness.logblock import STAGE, TEARDOWN, StageTime
 from harness.redaction import redact
 from harness.spec import REPO_ROOT
 
@@ -38,6 +38,26 @@ def git_commit(repo: Path = REPO_ROOT) -> tuple[Optional[str], bool]:
     except (OSError, subprocess.CalledProcessError):
         return None, True
     return commit, bool(status.strip())
+
+
+def _epoch(iso: str) -> float:
+    return dt.datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+def span_seconds(records: list[StageTime]) -> float:
+    """Wall time from the first record's start to the last one's end (0 without records)."""
+    timed = [r for r in records if r.started_at and r.ended_at]
+    if not timed:
+        return round(sum(r.seconds for r in records), 2)
+    return round(max(_epoch(r.ended_at) for r in timed) - min(_epoch(r.started_at) for r in timed), 2)
+
+
+def time_to_certificate(records: list[StageTime], started_epoch: Optional[float]) -> Optional[float]:
+    """Seconds from the run's start to the end of its checks: when the certificate could be issued."""
+    checks = [r for r in records if r.kind == "checks" and r.ended_at]
+    if not checks or started_epoch is None:
+        return None
+    return round(_epoch(checks[-1].ended_at) - started_epoch, 2)
 
 
 def certifiable(checks: list[CheckResult]) -> bool:
@@ -77,8 +97,10 @@ def build_certificate(
         "issued_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "checks": [asdict(c) for c in checks],
         "stages": [asdict(s) for s in stages],
-        # the stages' own time (set-up), teardown steps not included
-        "total_seconds": round(sum(s.seconds for s in stages if s.kind == STAGE), 2),
+        # the set-up's wall time, first stage start to last stage end (stages overlap: the instance
+        # boots while the apply runs); teardown steps not included
+        "total_seconds": span_seconds([s for s in stages if s.kind == STAGE]),
+        "teardown_seconds": round(sum(s.seconds for s in stages if s.kind == TEARDOWN), 2),
         "resources": resources,
     }
     document.update(extra or {})

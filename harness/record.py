@@ -26,6 +26,7 @@ class RunRecord:
     drift: Optional[list[str]] = None  # production read-only: what a plan would change ([]: none; None: no plan)
     kept_hints: list[str] = field(default_factory=list)  # how to reuse or destroy a kept run
     run_seconds: Optional[float] = None  # the whole run, teardown included
+    time_to_certificate: Optional[float] = None  # from the run's start to the end of its checks
     certificate_path: Optional[Path] = None  # written when every selected check passed
     started_epoch: Optional[float] = None  # wall clock at session start (the drill's page: was its JSON this run's?)
     report_paths: list[str] = field(default_factory=list)  # the HTML pages this run wrote

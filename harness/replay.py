@@ -59,11 +59,12 @@ def find_replay(message: str) -> Optional[tuple[Replay, re.Match]]:
     return None
 
 
-def apply_with_replay_recovery(terraform: Any, var_file: Path, variables: dict[str, Any], aws: AwsEndpoint) -> None:
+def apply_with_replay_recovery(terraform: Any, var_file: Path, variables: dict[str, Any], aws: AwsEndpoint,
+                               on_created: Optional[Callable[[str, str], None]] = None) -> None:
     """``terraform.apply``; against a stand-in API, recover from a replayed request and apply again."""
     for attempt in range(MAX_RECOVERIES + 1):
         try:
-            terraform.apply(var_file, variables)
+            terraform.apply(var_file, variables, on_created=on_created)
             return
         except HarnessError as exc:
             found = None if aws.endpoint_url is None or attempt == MAX_RECOVERIES else find_replay(str(exc))

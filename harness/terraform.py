@@ -11,7 +11,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 
 import tftest
 
@@ -213,8 +213,15 @@ class Terraform:
     def init(self, backend: Optional[Path] = None) -> None:
         self._run("init", lambda: self.tf.init(upgrade=False, init_vars=str(backend) if backend else None))
 
-    def apply(self, var_file: Path, variables: dict[str, Any]) -> None:
-        self._run("apply", lambda: self.tf.apply(tf_var_file=str(var_file), tf_vars=variables))
+    def apply(self, var_file: Path, variables: dict[str, Any],
+              on_created: Optional[Callable[[str, str], None]] = None) -> None:
+        """``terraform apply``; with ``on_created``, called with (address, id) as each resource is created."""
+        if on_created is None:
+            self._run("apply", lambda: self.tf.apply(tf_var_file=str(var_file), tf_vars=variables))
+            return
+        from harness.apply_progress import apply_args, stream_apply
+
+        self._run("apply", lambda: stream_apply(self.tf, apply_args(str(var_file), variables), on_created))
 
     def replace(self, var_file: Path, variables: dict[str, Any], addresses: list[str]) -> None:
         """``terraform apply -replace=ADDRESS ...``: destroy and recreate those resources (the DR drill)."""
@@ -223,8 +230,10 @@ class Terraform:
         args += [f"-replace={address}" for address in addresses]
         self._run("apply -replace", lambda: self.tf.execute_command("apply", *args))
 
-    def destroy(self, var_file: Path, variables: dict[str, Any]) -> None:
-        self._run("destroy", lambda: self.tf.destroy(tf_var_file=str(var_file), tf_vars=variables))
+    def destroy(self, var_file: Path, variables: dict[str, Any], *, refresh: bool = True) -> None:
+        """``terraform destroy``; ``refresh=False`` trusts the state (nothing else changed what it lists)."""
+        self._run("destroy", lambda: self.tf.destroy(tf_var_file=str(var_file), tf_vars=variables,
+                                                     refresh=None if refresh else False))
 
     def planned_changes(self, var_file: Path, variables: dict[str, Any]) -> list[str]:
         """Addresses and actions a plan would change (empty: no drift)."""

@@ -10,7 +10,7 @@ import pytest
 
 from harness import interrupt
 from harness.certificate import (CheckResult, build_certificate, certifiable, environment_copy, remove_certificate,
-                                 write_certificate)
+                                 time_to_certificate, write_certificate)
 from harness.errors import HarnessError
 from harness.logblock import STAGE_TIMES, StageTime, utc_iso
 from harness.options import ENVIRONMENTS, RunOptions
@@ -247,17 +247,20 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     record.finish()
     # A certificate certifies a deployment: the stage chain must have run (a run id exists).
     certified = bool(exitstatus == 0 and certifiable(checks) and record.run_id)
+    timeline = timeline_records(list(STAGE_TIMES), config.pluginmanager.get_plugin("harness-outcome-recorder"))
+    record.time_to_certificate = time_to_certificate(timeline, record.started_epoch)
     document = build_certificate(
         environment=options.environment,
         run_id=record.run_id or "",
         checks=checks,
-        stages=timeline_records(list(STAGE_TIMES), config.pluginmanager.get_plugin("harness-outcome-recorder")),
+        stages=timeline,
         resources=record.resources,
         extra={
             "policy": options.policy,
             "selection": record.selection,
             "run_seconds": record.run_seconds,  # the whole run: set-up, checks and teardown
             **record.deployed,  # instance_id, ami, security_group_rules, host_system, app_version
+            "time_to_certificate_seconds": record.time_to_certificate,
         },
         certified=certified,
     )
@@ -316,6 +319,11 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         for stage_time in STAGE_TIMES:
             label = stage_time.name if stage_time.kind == "stage" else f"{stage_time.kind} {stage_time.name}"
             terminalreporter.write_line(f"{label:<32} {stage_time.seconds:8.1f} s")
+        teardown = sum(t.seconds for t in STAGE_TIMES if t.kind == "teardown")
+        if teardown:
+            terminalreporter.write_line(f"{'teardown (all steps)':<32} {teardown:8.1f} s")
+        if record.time_to_certificate is not None:
+            terminalreporter.write_line(f"{'time to certificate':<32} {record.time_to_certificate:8.1f} s")
         if record.run_seconds is not None:
             terminalreporter.write_line(f"{'whole run (with teardown)':<32} {record.run_seconds:8.1f} s")
     if record.certificate_path is not None:

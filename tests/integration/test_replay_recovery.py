@@ -66,7 +66,7 @@ class FailingTerraform:
         self.message = message
         self.applies = 0
 
-    def apply(self, var_file: Path, variables: dict[str, Any]) -> None:
+    def apply(self, var_file: Path, variables: dict[str, Any], on_created: Any = None) -> None:
         self.applies += 1
         raise HarnessError(self.message)
 
