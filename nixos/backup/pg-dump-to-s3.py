@@ -35,6 +35,11 @@ def settings():
 def client(conf):
     import boto3
 
+    # the instance metadata service's patience (timeout, attempts) from the environment file
+    for key in ("AWS_METADATA_SERVICE_TIMEOUT", "AWS_METADATA_SERVICE_NUM_ATTEMPTS"):
+        if conf.get(key):
+            os.environ.setdefault(key, conf[key])
+
     return boto3.client("s3", region_name=conf.get("AWS_DEFAULT_REGION") or None,
                         endpoint_url=conf.get("S3_ENDPOINT_URL") or None)
 
