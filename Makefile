@@ -41,8 +41,11 @@ checkov: $(CHECKOV_VENV)/.installed
 certify: setup
 	$(PYTEST) $(PYTEST_ARGS)
 
+# Test files run in TEST_WORKERS pytest-xdist workers: most of their time is waiting on Terraform
+# or a booting container. Tests that share a deployment stay in one worker (tests/conftest.py).
+TEST_WORKERS ?= 4
 test: setup
-	$(PYTEST) tests --durations=15 $(PYTEST_ARGS)
+	$(PYTEST) tests -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder --durations=15 $(PYTEST_ARGS)
 
 dr: setup
 	$(PYTEST) -m dr $(PYTEST_ARGS)

@@ -284,6 +284,10 @@ def terraform_env(run_dir: Path, aws_env: dict[str, str]) -> dict[str, str]:
     # After an interrupted apply a stale lock may linger a moment: wait for it.
     env["TF_CLI_ARGS_destroy"] = "-lock-timeout=60s"
     env["CHECKPOINT_DISABLE"] = "1"
+    # The AWS provider's garbage collector is most of an apply's CPU time; collecting less often
+    # (a few hundred MB more memory per provider) saved a quarter of it (19 -> 14 CPU-s per
+    # apply + destroy), which matters when several runs share a machine's cores.
+    env.setdefault("GOGC", "400")
     return env
 
 

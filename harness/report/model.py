@@ -34,7 +34,7 @@ FAILED_OUTCOMES = ("failed", "error")
 
 def kind_of(document: dict[str, Any]) -> str:
     """certification | dr | bench, from the document's keys."""
-    if "runs" in document and isinstance(document.get("stages"), dict):
+    if "runs" in document and (isinstance(document.get("stages"), dict) or "apply_alone" in document):
         return BENCH
     if "rto_seconds" in document or "rpo_seconds" in document:
         return DR
@@ -274,9 +274,14 @@ def dr_page(document: dict[str, Any]) -> Page:
 
 def bench_page(document: dict[str, Any]) -> Page:
     """``make bench``: each figure's min/median/max over the runs."""
+    measured = {name: value for name, value in document.items()
+                if isinstance(value, dict) and {"min", "median", "max"} <= set(value)}
+    measured.update(document.get("stages") or {})  # an older bench.json: per-stage figures only
     figures = [Figure(str(name), float(v.get("min", 0)), float(v.get("median", 0)), float(v.get("max", 0)))
-               for name, v in (document.get("stages") or {}).items()]
+               for name, v in measured.items()]
     facts = [Fact("runs", str(document.get("runs", "?")))]
+    if "ratio_to_floor" in document:
+        facts.append(Fact("time to certificate / apply alone", str(document["ratio_to_floor"])))
     for key, label in (("issued_at", "when"), ("commit", "commit"), ("environment", "environment")):
         if document.get(key):
             facts.append(Fact(label, str(document[key])))
