@@ -6,8 +6,13 @@ builds a session fixture at most once, so tests that share an expensive one (a d
 a booted container) must run in the same worker; tests that share a module fixture too.
 Every other test is its own work unit and goes to whichever worker is free.
 """
+import json
+import os
 import sys
+import tempfile
+import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -38,23 +43,63 @@ def _group(item: pytest.Item) -> str:
     return item.nodeid
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Give every test its xdist group, and put the longest groups first."""
+def _distributed(config: pytest.Config) -> bool:
     # xdist's workers see --dist as "no" and their own `loadgroup` option instead
-    if not (getattr(config.option, "loadgroup", False) or config.getoption("dist", "no") == "loadgroup"):
+    return bool(getattr(config.option, "loadgroup", False) or config.getoption("dist", "no") == "loadgroup")
+
+
+def _groups_file(testrunuid: str) -> Path:
+    return Path(tempfile.gettempdir()) / f"xdist-groups-{testrunuid}.json"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The controller names the test run, so that its workers' group file can be found."""
+    if not hasattr(config, "workerinput") and _distributed(config) and not config.getoption("testrunuid"):
+        config.option.testrunuid = uuid.uuid4().hex
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput") and _distributed(config):
+        _groups_file(config.option.testrunuid).unlink(missing_ok=True)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On each worker: every test's group, for the controller's scheduler; the longest groups first.
+
+    (xdist 3.8's own `xdist_group` marks do not group under pytest 9, which no longer reads the
+    node id that xdist rewrites, so the groups travel in a file named after the test run.)
+    """
+    if not hasattr(config, "workerinput") or not _distributed(config):
         return
-    groups = {}
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            groups[item.nodeid] = _group(item)
-            item.add_marker(pytest.mark.xdist_group(groups[item.nodeid]))
+    groups = {item.nodeid: _group(item) for item in items}
 
     def rank(item: pytest.Item) -> int:
-        group = groups.get(item.nodeid, "")
+        group = groups[item.nodeid]
         for position, name in enumerate(LONGEST_FIRST):
             if group == name or group.endswith(f":{name}"):
                 return position
         return len(LONGEST_FIRST)
 
     items.sort(key=rank)  # stable: collection order within a rank
+    path = _groups_file(config.workerinput["testrunuid"])
+    partial = path.with_suffix(f".{os.getpid()}")
+    partial.write_text(json.dumps(groups))
+    partial.replace(path)  # every worker writes the same groups; the last one stays
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadgroup``: whole groups to a worker (see the module's docstring)."""
+    if config.getoption("dist", "no") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupScheduling(LoadScopeScheduling):
+        groups: dict[str, str] = {}
+
+        def _split_scope(self, nodeid: str) -> str:
+            if not self.groups:
+                path = _groups_file(config.option.testrunuid)
+                self.groups = json.loads(path.read_text()) if path.exists() else {}
+            return self.groups.get(nodeid, nodeid)
+
+    return GroupScheduling(config, log)
