@@ -20,6 +20,7 @@ class RunRecord:
 
     started: float = field(default_factory=time.monotonic)  # monotonic clock at session start
     certification_run: bool = False  # at least one certification check was collected
+    apply_starts_with_session: bool = False  # a certification that deploys: the apply starts before the first check
     selection: Selection = "complete"  # "partial": paths or -k chose only some checks
     run_id: Optional[str] = None  # set once the stage chain opened a run
     resources: list[str] = field(default_factory=list)  # Terraform state addresses after the infra stage

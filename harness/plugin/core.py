@@ -37,7 +37,7 @@ RESULTS = pytest.StashKey[dict[str, CheckResult]]()
 # The run record (harness/record.py): the stage fixtures fill it in through the `run_record` fixture.
 RUN_RECORD = pytest.StashKey[RunRecord]()
 
-STAGE_FIXTURES = frozenset({"aws", "infra", "instance", "host", "ssh", "deployment", "host_configured"})
+STAGE_FIXTURES = frozenset({"aws", "infra_apply", "infra", "instance", "host", "ssh", "deployment", "host_configured"})
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -129,6 +129,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             items[:] = keep
     record.certification_run = any(is_certification_check(item) for item in items)
     record.selection = selection_of(config)
+    if record.certification_run:
+        # The checks that need no deployment (terraform/ itself) first: they run while the apply,
+        # started with the session (fixtures/stage_infra.py), goes on.
+        items.sort(key=lambda item: bool(STAGE_FIXTURES & set(getattr(item, "fixturenames", ()))))
+        record.apply_starts_with_session = any("infra_apply" in getattr(item, "fixturenames", ()) for item in items)
     if any(STAGE_FIXTURES & set(getattr(item, "fixturenames", ())) for item in items):
         try:
             preflight(options, certifying=record.certification_run)
