@@ -40,7 +40,10 @@ def diagnostics_text(lines: list[str]) -> str:
         if event.get("@level") == "error":
             diagnostic = event.get("diagnostic") or {}
             summary = diagnostic.get("summary") or event.get("@message", "")
-            texts.append(f"Error: {summary}\n\n{diagnostic.get('detail', '')}".rstrip())
+            where = diagnostic.get("range") or {}
+            at = (f"  on {where['filename']} line {where.get('start', {}).get('line', '?')}:\n"
+                  if where.get("filename") else "")
+            texts.append(f"Error: {summary}\n\n{at}{diagnostic.get('detail', '')}".rstrip())
     return "\n\n".join(text for text in texts if text)
 
 
@@ -131,7 +134,8 @@ class ApplyProgress:
                        else "terraform apply to finish")
         with self._changed:
             ready = self._changed.wait_for(
-                lambda: self._error is not None or self._done or all(a in self._created for a in addresses),
+                lambda: (self._error is not None or self._done
+                         or bool(addresses) and all(a in self._created for a in addresses)),
                 timeout=timeout)
             if not ready:
                 raise HarnessError(f"timed out after {timeout:.0f} s waiting for {description}")
