@@ -21,9 +21,12 @@ CRYPTO_CHECK_IDS = {
 
 
 def _offered_by_sshd(name: str) -> str:
-    """Shell: exit 0 once sshd on the host offers ``name`` in its KEXINIT (the running daemon, not the file)."""
-    probe = "exec 3<>/dev/tcp/127.0.0.1/22; printf 'SSH-2.0-fault-probe\\r\\n' >&3; head -c 4000 <&3"
-    return f"timeout 2 bash -c {shlex.quote(probe)} | grep -aqF {shlex.quote(name)}"
+    """Shell: exit 0 once sshd on the host offers ``name`` in its KEXINIT (the running daemon, not the file).
+
+    `cat` writes what it reads at once; a buffered reader (head) would lose it when `timeout` ends it.
+    """
+    probe = "exec 3<>/dev/tcp/127.0.0.1/22; printf 'SSH-2.0-fault-probe\\r\\n' >&3; cat <&3"
+    return f"timeout 1 bash -c {shlex.quote(probe)} | grep -aqF {shlex.quote(name)}"
 
 
 def _nginx_accepts(options: str) -> str:
