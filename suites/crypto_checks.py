@@ -39,7 +39,7 @@ def _mac_reason(mac: str) -> str:
     if "sha1" in mac or "md5" in mac:
         return "a SHA-1/MD5 MAC"
     if mac in B.SSH_BASELINE_MACS:
-        return "an encrypt-and-MAC mode (only -etm MACs)"
+        return "an encrypt-and-MAC mode: only -etm MACs"
     return f"not in {B.SSH_BASELINE_SOURCE}'s MACs"
 
 
@@ -121,7 +121,7 @@ def check_sshd_crypto(deployment: Any) -> None:
                                     offered.macs + offered.macs_client_to_server, offered.host_key_algorithms)
     lines = [f"sshd -T: {p}" for p in configured] + [f"offered on {deployment.address}:{port}: {p}" for p in on_wire]
     assert not lines, (
-        f"sshd's cryptography does not meet {B.SSH_BASELINE_SOURCE} (with issue 13's stricter rules):\n  "
+        f"sshd's cryptography does not meet {B.SSH_BASELINE_SOURCE} with issue 13's stricter rules:\n  "
         + "\n  ".join(lines) + f"\n{SSH_FIX}"
     )
 
