@@ -53,7 +53,8 @@ def _groups_file(testrunuid: str) -> Path:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """The controller names the test run, so that its workers' group file can be found."""
+    """The fault-matrix marker (`make faults`); the controller names the test run for its workers' group file."""
+    config.addinivalue_line("markers", "breaks(*check_ids): the certification checks this fault test breaks (make faults)")
     if not hasattr(config, "workerinput") and _distributed(config) and not config.getoption("testrunuid"):
         config.option.testrunuid = uuid.uuid4().hex
 

@@ -4,9 +4,14 @@
 # `nixos-rebuild switch --target-host deploy@HOST --use-remote-sudo`, so it gets
 # passwordless sudo and is a trusted Nix user (to receive store paths).
 # Root cannot log in over SSH; no password or keyboard-interactive logins at all.
+# Ciphers, MACs, key exchanges and host keys come from spec.json crypto.ssh (the same
+# values the sandbox provisioner writes), certified against dev-sec's ssh-baseline
+# (suites/crypto_baselines.py): ETM MACs only, no NIST curves, no ECDSA host key,
+# a post-quantum hybrid key exchange first.
 { config, lib, ... }:
 let
   spec = import ../spec.nix;
+  crypto = spec.crypto.ssh;
   cfg = config.services.inventory-tracker.deployUser;
 in
 {
@@ -47,7 +52,12 @@ in
       enable = true;
       ports = [ spec.ports.ssh ];
       openFirewall = false; # the firewall module opens exactly the declared ports
+      hostKeys = map (type: { inherit type; path = "/etc/ssh/ssh_host_${type}_key"; }) crypto.host_key_types;
       settings = {
+        KexAlgorithms = crypto.kex_algorithms;
+        Ciphers = crypto.ciphers;
+        Macs = crypto.macs;
+        HostKeyAlgorithms = builtins.concatStringsSep "," crypto.host_key_algorithms;
         PermitRootLogin = lib.mkForce "no";
         PasswordAuthentication = lib.mkForce false;
         KbdInteractiveAuthentication = lib.mkForce false;

@@ -4,9 +4,12 @@
 # inventory-tracker-selfsigned-cert) unless ACME is enabled, in which case
 # Let's Encrypt certifies `domain` and port 80 redirects to 443.
 # Security headers on every response; Strict-Transport-Security only over HTTPS.
+# TLS protocols, ciphers and curves come from spec.json crypto.tls (the same values as
+# the sandbox's site), certified against Mozilla's "intermediate" (suites/crypto_baselines.py).
 { config, lib, pkgs, ... }:
 let
   spec = import ../spec.nix;
+  tls = spec.crypto.tls;
   app = config.services.inventory-tracker;
   cfg = config.services.inventory-tracker.nginx;
   certDir = "/var/lib/${spec.app.name}-tls";
@@ -52,6 +55,8 @@ in
       recommendedOptimisation = true;
       recommendedGzipSettings = true;
       serverTokens = false;
+      sslProtocols = builtins.concatStringsSep " " tls.protocols;
+      sslCiphers = builtins.concatStringsSep ":" tls.ciphers;
 
       # HSTS only on HTTPS responses: an empty value makes Nginx omit the header.
       appendHttpConfig = ''
@@ -84,6 +89,7 @@ in
         sslCertificate = lib.mkIf (!cfg.acme.enable) "${certDir}/cert.pem";
         sslCertificateKey = lib.mkIf (!cfg.acme.enable) "${certDir}/key.pem";
         extraConfig = ''
+          ssl_ecdh_curve ${builtins.concatStringsSep ":" tls.curves};
           add_header X-Content-Type-Options "nosniff" always;
           add_header X-Frame-Options "DENY" always;
           add_header Referrer-Policy "no-referrer" always;
@@ -122,7 +128,7 @@ in
       };
       script = ''
         if [ ! -s ${certDir}/cert.pem ] || [ ! -s ${certDir}/key.pem ]; then
-          openssl req -x509 -newkey rsa:2048 -sha256 -days 825 -nodes \
+          openssl req -x509 -newkey rsa:2048 -sha256 -days 365 -nodes \
             -subj "/CN=${if cfg.domain != null then cfg.domain else spec.app.name}" \
             -keyout ${certDir}/key.pem -out ${certDir}/cert.pem
         fi

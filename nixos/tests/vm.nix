@@ -1,6 +1,7 @@
 # NixOS VM test: boots nixos/configuration.nix with the stand-in application and
 # checks, through the VMs, Nginx -> 127.0.0.1:4000, the app's health and inventory
 # API, PostgreSQL access (SCRAM over loopback only), the firewall, sshd hardening,
+# sshd's algorithms and Nginx's TLS protocols and ciphers (spec.json crypto),
 # and that the backup service and timer exist. Needs nixpkgs and KVM: run with
 # `nix flake check` or `pytest -m nixos` on a machine with Nix (see docs/nix.md).
 { pkgs, ... }:
@@ -39,7 +40,7 @@ pkgs.testers.runNixOSTest {
         SECRET_KEY_BASE='vm-test-secret-key-base-vm-test-secret-key-base-vm-test-secret-key-base'
       '';
     };
-    environment.systemPackages = [ pkgs.curl pkgs.iproute2 ];
+    environment.systemPackages = [ pkgs.curl pkgs.iproute2 pkgs.openssl ];
     virtualisation.memorySize = 1536;
   };
 
@@ -118,6 +119,16 @@ pkgs.testers.runNixOSTest {
         for line in ("permitrootlogin no", "passwordauthentication no", "kbdinteractiveauthentication no"):
             assert line in sshd, f"{line} missing from sshd -T"
         machine.succeed("id -nG ${spec.deploy_user} | grep -qw wheel")
+
+    with subtest("sshd and Nginx use spec.json crypto (suites/test_crypto.py grades them against the baselines)"):
+        sshd = machine.succeed("sshd -T")
+        for line in ("kexalgorithms ${builtins.concatStringsSep "," spec.crypto.ssh.kex_algorithms}",
+                     "ciphers ${builtins.concatStringsSep "," spec.crypto.ssh.ciphers}",
+                     "macs ${builtins.concatStringsSep "," spec.crypto.ssh.macs}"):
+            assert line in sshd, f"{line} missing from sshd -T"
+        machine.succeed("openssl s_client -connect 127.0.0.1:443 -tls1_2 </dev/null")
+        machine.fail("openssl s_client -connect 127.0.0.1:443 -tls1_1 -cipher 'DEFAULT:@SECLEVEL=0' </dev/null")
+        machine.fail("openssl s_client -connect 127.0.0.1:443 -tls1_2 -cipher ECDHE-RSA-AES128-SHA </dev/null")
 
     with subtest("the app runs as its own user"):
         machine.succeed("systemctl show -p User --value ${spec.app.name}.service | grep -qx ${spec.app.user}")

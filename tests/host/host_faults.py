@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from harness.retry import wait_until
-from suites import db_checks, service_checks, web_checks
+from suites import crypto_checks, db_checks, service_checks, web_checks
 
 # The check functions that take the deployment, by the names the faults below use.
 CHECKS: dict[str, Callable[[Any], None]] = {
@@ -31,6 +31,8 @@ CHECKS: dict[str, Callable[[Any], None]] = {
     "secrets_file_private": db_checks.check_secrets_file_private,
     "secrets_not_in_journal": db_checks.check_secrets_not_in_journal,
     "services_enabled_active": service_checks.check_services,
+    "sshd_crypto": crypto_checks.check_sshd_crypto,
+    "tls_intermediate": crypto_checks.check_tls_meets_mozilla_intermediate,
 }
 
 PG_CONF_D = "/etc/postgresql/*/main/conf.d/inventory-tracker.conf"
@@ -63,7 +65,7 @@ FAULTS = [
         "nginx stopped",
         lambda d: "systemctl stop nginx.service",
         frozenset({"services_enabled_active", "http_root", "http_health", "tls_handshake", "security_headers",
-                   "item_roundtrip"}),
+                   "item_roundtrip", "tls_intermediate"}),
         hint="nginx",
     ),
     Fault(
@@ -171,7 +173,7 @@ FAULTS += [
             "-keyout inventory-tracker.key -out inventory-tracker.crt 2>/dev/null && "
             "chmod 644 inventory-tracker.crt && systemctl reload nginx.service"
         ),
-        frozenset({"tls_handshake", "security_headers"}),
+        frozenset({"tls_handshake", "security_headers", "tls_intermediate"}),
         hint="self-signed",
         settled=lambda d: ("echo | openssl s_client -connect 127.0.0.1:443 2>/dev/null | "
                            "openssl x509 -noout -subject | grep -q self-signed-fault"),
@@ -214,3 +216,26 @@ def repair(deployment: Any, fault: Optional[Fault] = None) -> Any:
 
     return provision(deployment.ssh, deployment.spec, deployment.db.password.reveal(), tls=deployment.run.ca,
                      backup=deployment.config.backup)
+
+
+def exercise(deployment: Any, fault: Fault) -> None:
+    """Inject ``fault``, run every check, repair; assert exactly its checks failed (one message naming it, none
+    showing the password), that the provisioner noticed, and that every check passes after the repair."""
+    password = deployment.db.password.reveal()
+    try:
+        inject(deployment, fault)
+        failures = failed(run_checks(deployment))
+    finally:
+        report = repair(deployment, fault)
+    assert set(failures) == set(fault.guarded_by), (
+        f"fault '{fault.name}': expected exactly {sorted(fault.guarded_by)} to fail, got {sorted(failures)}:\n"
+        + "\n".join(f"  {name}: {message}" for name, message in failures.items())
+    )
+    assert any(fault.hint.lower() in message.lower() for message in failures.values()), (
+        f"no failure message for '{fault.name}' mentions {fault.hint!r}: {failures}"
+    )
+    assert all(password not in message for message in failures.values()), "a failure message shows the password"
+    if fault.provisioner_repairs:
+        assert report.changes, f"the provisioner did not notice the fault '{fault.name}' (it reported 0 changes)"
+    after = failed(run_checks(deployment))
+    assert after == {}, f"after repairing '{fault.name}' ({report.summary()}) checks still fail: {after}"

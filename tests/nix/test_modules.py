@@ -253,3 +253,18 @@ def test_standin_package_speaks_the_release_cli(tmp_path, argv, expected, status
     if expected is not None:
         args = result.stdout.split()
         assert args[0] == "python3" and args[1].endswith("inventory_app.py") and args[2] == expected, result.stdout
+
+
+def test_sshd_and_nginx_crypto_come_from_the_spec(modules, spec):
+    """sshd's algorithms and host keys and Nginx's TLS protocols, ciphers and curves are spec.json crypto's."""
+    ssh, tls = spec["crypto"]["ssh"], spec["crypto"]["tls"]
+    openssh = modules["defined"]["services"]["openssh"]
+    settings = openssh["settings"]
+    assert settings["KexAlgorithms"] == ssh["kex_algorithms"] and settings["Ciphers"] == ssh["ciphers"]
+    assert settings["Macs"] == ssh["macs"]
+    assert settings["HostKeyAlgorithms"] == ",".join(ssh["host_key_algorithms"])
+    assert [key["type"] for key in openssh["hostKeys"]] == ssh["host_key_types"]
+    nginx = modules["defined"]["services"]["nginx"]
+    assert nginx["sslProtocols"] == " ".join(tls["protocols"]) and nginx["sslCiphers"] == ":".join(tls["ciphers"])
+    host = nginx["virtualHosts"][spec["app"]["name"]]
+    assert f"ssl_ecdh_curve {':'.join(tls['curves'])};" in host["extraConfig"]

@@ -14,6 +14,7 @@ let
     curl = stub "curl";
     iproute2 = stub "iproute2";
     netcat = stub "netcat";
+    openssl = stub "openssl";
   };
   test = import (nixos + "/tests/vm.nix") { inherit pkgs; };
   standin = import (nixos + "/pkgs/standin-app.nix") {

@@ -4,7 +4,7 @@ let
   drv = import ./drv.nix;
   stub = name: (drv name "echo ${name} > $out") // { pname = name; };
   names = [ "terraform" "awscli2" "elixir" "erlang" "inotify-tools" "postgresql_16" "nixos-rebuild"
-            "openssh" "git" "jq" "coreutils" "nixfmt-rfc-style" "curl" "iproute2" "netcat" ];
+            "openssh" "git" "jq" "coreutils" "nixfmt-rfc-style" "curl" "iproute2" "netcat" "openssl" ];
   python3Packages = builtins.listToAttrs (map (n: { name = n; value = stub "python3-${n}"; })
     [ "boto3" "moto" "paramiko" "pytest" "pytest-testinfra" "pytest-timeout" "pyyaml" "cryptography" "psycopg" ]);
   pkgs = builtins.listToAttrs (map (n: { name = n; value = stub n; }) names) // {
