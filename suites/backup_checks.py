@@ -275,15 +275,22 @@ def restore_base_backup(deployment: Any, backup_id: str) -> float:
         f"the scratch cluster restored from base backup {backup_id} did not start (recovery from "
         f"{location(deployment).url} failed):\n{log_tail()}")
 
+    refused: list[str] = []
+
     def promoted() -> bool:
-        return sql(deployment, "SELECT pg_is_in_recovery()", extra=f"-h {RESTORE_DIR} -p {RESTORE_PORT}") == "f"
+        try:
+            return sql(deployment, "SELECT pg_is_in_recovery()", extra=f"-h {RESTORE_DIR} -p {RESTORE_PORT}") == "f"
+        except HarnessError as exc:  # a cluster ending its recovery may refuse a connection for a moment
+            refused[:] = [str(exc)]
+            return False
 
     try:
         wait_until(f"the restored cluster to finish recovery from {location(deployment).url}", promoted,
                    timeout=RESTORE_TIMEOUT, interval=0.25)
     except HarnessError:
         raise AssertionError(f"the cluster restored from base backup {backup_id} did not reach a consistent, "
-                             f"promoted state:\n{log_tail()}") from None
+                             f"promoted state{(' (last refusal: ' + refused[0] + ')') if refused else ''}:\n"
+                             f"{log_tail()}") from None
     return time.monotonic() - start
 
 

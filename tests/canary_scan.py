@@ -72,7 +72,9 @@ def base64_fragments(value: bytes, encode: Callable[[bytes], bytes]) -> set[byte
 
 
 FRAGMENT = 10  # characters of a canary's random part that count as a leak
-LABEL = re.compile(r"canary[-/+][a-z]+[-/+]")  # the readable start of a canary (new_canaries), not random
+# The readable start of a canary (new_canaries) and the run's tag that all its canaries share: not
+# random, and a fragment spanning the shared tag would match another canary (1 time in 16).
+LABEL = re.compile(r"canary[-/+][a-z]+[-/+][0-9a-f]{8}[-/+]")
 
 
 def fragments(value: str) -> set[bytes]:

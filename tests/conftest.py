@@ -19,15 +19,17 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 # Session fixtures that stand for a deployment or a booted container, and the group of the tests
-# that use them: the harness's stage chain (one sandbox deployment) and tests/sandbox's own
+# that use them: the harness's stage chain (a sandbox deployment: one per test folder, so that the
+# host, backup and log faults break three deployments side by side) and tests/sandbox's own
 # booted container.
+CHAIN_FIXTURES = ("deployment", "host_configured", "host", "ssh", "instance", "infra_apply", "infra", "aws", "run")
 SHARED_SESSION_FIXTURES = {
-    **dict.fromkeys(("deployment", "host_configured", "host", "ssh", "instance", "infra", "aws", "run"), "deployment"),
+    **dict.fromkeys(CHAIN_FIXTURES, "deployment"),
     **dict.fromkeys(("booted", "deploy_ssh", "api_instance", "ec2"), "booted"),
 }
 
 # Groups that take longest, started first so that they do not end the run alone
-# (measured: the drills about 5 min, the shared deployment's fault tests about 4 min).
+# (measured under xdist: the drills about 6 min, the host faults' deployment about 6 min).
 LONGEST_FIRST = ("drills", "deployment", "fault_runs", "booted")
 
 
@@ -36,7 +38,7 @@ def _group(item: pytest.Item) -> str:
     fixtures = item._fixtureinfo.name2fixturedefs  # noqa: SLF001 (pytest has no public API for this)
     for name, group in SHARED_SESSION_FIXTURES.items():
         if name in fixtures:
-            return group
+            return f"{group}:{item.path.parent.name}" if group == "deployment" else group
     for name, definitions in fixtures.items():
         if definitions[-1].scope == "module":
             return f"{item.module.__name__}:{name}"
@@ -77,7 +79,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     def rank(item: pytest.Item) -> int:
         group = groups[item.nodeid]
         for position, name in enumerate(LONGEST_FIRST):
-            if group == name or group.endswith(f":{name}"):
+            if name in group.split(":"):
                 return position
         return len(LONGEST_FIRST)
 
