@@ -42,7 +42,13 @@ certify: setup
 	$(PYTEST) $(PYTEST_ARGS)
 
 test: setup
-	$(PYTEST) tests --durations=15 $(PYTEST_ARGS)
+	$(PYTEST) tests --durations=15 --junitxml=reports/tests-junit.xml $(PYTEST_ARGS); status=$$?; \
+	$(PY) -m harness.fault_matrix --junit reports/tests-junit.xml || status=$$((status ? status : 1)); exit $$status
+
+# Every certification check and the fault tests that break it, with their last result (README: make faults).
+.PHONY: faults
+faults: venv
+	$(PY) -m harness.fault_matrix --junit reports/tests-junit.xml
 
 dr: setup
 	$(PYTEST) -m dr $(PYTEST_ARGS)
