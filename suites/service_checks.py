@@ -33,3 +33,15 @@ def check_services(deployment: Any) -> None:
     """Every required unit is enabled and active."""
     for unit in required_units(deployment):
         check_unit_enabled_and_active(deployment, unit)
+
+
+def check_provisioning_idempotent(deployment: Any) -> None:
+    """Running the sandbox provisioner again changes nothing ("0 changes")."""
+    from fixtures.sandbox.provisioner import provision
+
+    report = provision(deployment.ssh, deployment.spec, deployment.db.password.reveal(), tls=deployment.run.ca,
+                       backup=deployment.config.backup, logs=deployment.config.logs)
+    assert not report.changes, (
+        f"a second provisioner run changed the host ({report.summary()}): a step does not compare desired with "
+        "actual state, or something on the host drifts on its own"
+    )

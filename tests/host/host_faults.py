@@ -12,10 +12,27 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from harness.retry import wait_until
-from suites import db_checks, service_checks, web_checks
+from suites import db_checks, host_checks, service_checks, web_checks
+
+
+def _unit_check(unit: Callable[[Any], str]) -> Callable[[Any], None]:
+    return lambda d: service_checks.check_unit_enabled_and_active(d, unit(d))
+
+
+def _check_os(d: Any) -> None:
+    # testinfra keeps system_info for the host's life; a fault changes the OS release under it.
+    vars(d.host).pop("system_info", None)
+    host_checks.check_os(d.host, d.spec)
+
 
 # The check functions that take the deployment, by the names the faults below use.
 CHECKS: dict[str, Callable[[Any], None]] = {
+    "os": _check_os,
+    "user_data_finished": lambda d: host_checks.check_user_data_finished(d.host, d.spec),
+    "nix_installed": lambda d: host_checks.check_nix_installed(d.host),
+    "deploy_user": lambda d: host_checks.check_deploy_user(d.host, d.instance.ssh_user, d.run.keypair.public_openssh),
+    "deploy_user_sudo": lambda d: host_checks.check_deploy_user_sudo(d.host, d.instance.ssh_user),
+    "sshd_hardened": lambda d: host_checks.check_sshd_hardened(d.host),
     "http_root": web_checks.check_http_root,
     "http_health": web_checks.check_http_health,
     "tls_handshake": web_checks.check_tls_handshake,
@@ -30,7 +47,36 @@ CHECKS: dict[str, Callable[[Any], None]] = {
     "pg_hba_no_trust": db_checks.check_pg_hba_has_no_trust,
     "secrets_file_private": db_checks.check_secrets_file_private,
     "secrets_not_in_journal": db_checks.check_secrets_not_in_journal,
-    "services_enabled_active": service_checks.check_services,
+    "nginx_enabled_active": _unit_check(lambda d: "nginx.service"),
+    "postgresql_enabled_active": _unit_check(lambda d: "postgresql.service"),
+    "app_enabled_active": _unit_check(lambda d: d.app_unit),
+}
+
+# The certification check (as the certificate lists it) each check function above stands for.
+CHECK_IDS: dict[str, tuple[str, ...]] = {
+    "os": ("suites/test_host.py::test_os_is_debian_13",),
+    "user_data_finished": ("suites/test_host.py::test_user_data_finished",),
+    "nix_installed": ("suites/test_host.py::test_nix_installed",),
+    "deploy_user": ("suites/test_host.py::test_deploy_user",),
+    "deploy_user_sudo": ("suites/test_host.py::test_deploy_user_sudo",),
+    "sshd_hardened": ("suites/test_host.py::test_sshd_hardened",),
+    "http_root": ("suites/test_web.py::test_root_answers_through_nginx",),
+    "http_health": ("suites/test_web.py::test_health_answers_through_nginx",),
+    "tls_handshake": ("suites/test_web.py::test_https_completes_tls_handshake",),
+    "security_headers": ("suites/test_web.py::test_security_headers_present",),
+    "app_loopback_only": ("suites/test_web.py::test_app_port_listens_on_loopback_only",),
+    "app_closed_from_internet": ("suites/test_web.py::test_app_port_closed_from_internet",),
+    "app_own_user": ("suites/test_web.py::test_app_runs_as_its_own_user",),
+    "item_roundtrip": ("suites/test_web.py::test_item_created_through_nginx_is_stored",),
+    "pg_localhost_only": ("suites/test_db.py::test_postgres_listens_on_localhost_only",),
+    "app_role_read_write": ("suites/test_db.py::test_app_role_can_write_and_read",),
+    "pg_refuses_outside": ("suites/test_db.py::test_postgres_refuses_outside_connections",),
+    "pg_hba_no_trust": ("suites/test_db.py::test_pg_hba_has_no_trust",),
+    "secrets_file_private": ("suites/test_db.py::test_secrets_file_is_private",),
+    "secrets_not_in_journal": ("suites/test_db.py::test_secrets_not_in_journal",),
+    "nginx_enabled_active": ("suites/test_services.py::test_service_enabled_and_active[nginx.service]",),
+    "postgresql_enabled_active": ("suites/test_services.py::test_service_enabled_and_active[postgresql.service]",),
+    "app_enabled_active": ("suites/test_services.py::test_service_enabled_and_active[app]",),
 }
 
 PG_CONF_D = "/etc/postgresql/*/main/conf.d/inventory-tracker.conf"
@@ -62,7 +108,7 @@ FAULTS = [
     Fault(
         "nginx stopped",
         lambda d: "systemctl stop nginx.service",
-        frozenset({"services_enabled_active", "http_root", "http_health", "tls_handshake", "security_headers",
+        frozenset({"nginx_enabled_active", "http_root", "http_health", "tls_handshake", "security_headers",
                    "item_roundtrip"}),
         hint="nginx",
     ),
@@ -177,6 +223,84 @@ FAULTS += [
                            "openssl x509 -noout -subject | grep -q self-signed-fault"),
     ),
 ]
+
+# What no provisioner step manages (the image and the user data made it): the fault's undo restores it.
+HIDDEN_NIX = "/usr/bin/nix.hidden-by-fault"
+SSHD_FAULT_DROPIN = "/etc/ssh/sshd_config.d/000-fault-passwords.conf"
+
+FAULTS += [
+    Fault(
+        "the instance reports Debian 12 (another OS release)",
+        lambda d: "sed -i 's/^VERSION_ID=.*/VERSION_ID=\"12\"/' /etc/os-release",
+        frozenset({"os"}),
+        hint="debian 12",
+        undo=lambda d: "ln -sfn ../usr/lib/os-release /etc/os-release",
+        provisioner_repairs=False,
+    ),
+    Fault(
+        "the user data did not finish (no completion marker)",
+        lambda d: f"mv {shlex.quote(d.spec['user_data']['marker'])} {shlex.quote(d.spec['user_data']['marker'])}.fault",
+        frozenset({"user_data_finished"}),
+        hint="did not finish",
+        undo=lambda d: (f"mv {shlex.quote(d.spec['user_data']['marker'])}.fault "
+                        f"{shlex.quote(d.spec['user_data']['marker'])}"),
+        provisioner_repairs=False,
+    ),
+    Fault(
+        "Nix missing from the PATH",
+        lambda d: f"mv /usr/bin/nix {HIDDEN_NIX}",
+        frozenset({"nix_installed"}),
+        hint="nix --version",
+        undo=lambda d: f"mv {HIDDEN_NIX} /usr/bin/nix",
+        provisioner_repairs=False,
+    ),
+    Fault(
+        "the deploy user has a password",
+        lambda d: f"usermod -p \"$(openssl passwd -6 fault-not-a-secret)\" {shlex.quote(d.instance.ssh_user)}",
+        frozenset({"deploy_user"}),
+        hint="has a password",
+        undo=lambda d: f"usermod -p '!' {shlex.quote(d.instance.ssh_user)}",
+        provisioner_repairs=False,
+    ),
+    Fault(
+        "sshd allows passwords (an earlier drop-in wins)",
+        lambda d: f"printf 'PasswordAuthentication yes\\n' > {SSHD_FAULT_DROPIN}",
+        frozenset({"sshd_hardened"}),
+        hint="passwordauthentication is 'yes'",
+        undo=lambda d: f"rm -f {SSHD_FAULT_DROPIN}",
+        provisioner_repairs=False,
+    ),
+    Fault(
+        "PostgreSQL not enabled at boot",
+        lambda d: "systemctl disable --quiet postgresql.service",
+        frozenset({"postgresql_enabled_active"}),
+        hint="postgresql.service is not enabled",
+    ),
+    Fault(
+        "the application not enabled at boot",
+        lambda d: f"systemctl disable --quiet {shlex.quote(d.app_unit)}",
+        frozenset({"app_enabled_active"}),
+        hint="is not enabled",
+    ),
+]
+
+# The deploy user's sudo does not give root: a drop-in that runs its commands as nobody. Every check that
+# asks the host as root is then wrong too, so tests/host/test_host_faults.py runs this one on its own;
+# `sudo -u root` (allowed by the user's rule) still removes it.
+SUDO_FAULT_DROPIN = "/etc/sudoers.d/99-fault-runas-nobody"
+
+
+def break_sudo(deployment: Any) -> None:
+    """Make the deploy user's ``sudo`` run commands as ``nobody`` (a sudoers drop-in, checked by visudo)."""
+    user = deployment.instance.ssh_user
+    deployment.ssh.sudo(f"printf 'Defaults:{user} runas_default=nobody\\n' > {SUDO_FAULT_DROPIN}.tmp && "
+                        f"chmod 0440 {SUDO_FAULT_DROPIN}.tmp && visudo -cqf {SUDO_FAULT_DROPIN}.tmp && "
+                        f"mv {SUDO_FAULT_DROPIN}.tmp {SUDO_FAULT_DROPIN}")
+
+
+def repair_sudo(deployment: Any) -> None:
+    """Remove the drop-in of :func:`break_sudo` (as root explicitly: the default target is nobody)."""
+    deployment.ssh.run(f"sudo -n -u root rm -f {SUDO_FAULT_DROPIN} {SUDO_FAULT_DROPIN}.tmp")
 
 
 def run_checks(deployment: Any) -> dict[str, Optional[AssertionError]]:

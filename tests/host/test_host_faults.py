@@ -2,13 +2,22 @@
 
 One booted and provisioned sandbox (the session's `deployment`) is shared: for each
 fault the test breaks the host over SSH, runs every check function, then repairs the
-host by running the provisioner again (which proves that it repairs drift).
+host by running the provisioner again (which proves that it repairs drift). The same
+deployment also takes the faults that cannot run with every check (sudo that does not
+give root, the provisioner's idempotency) and a rule added out of band to its security
+group, which the production drift check's plan must show.
 """
 from __future__ import annotations
 
 import pytest
 
-from host_faults import CHECKS, FAULTS, Fault, failed, inject, repair, run_checks
+import suites.test_drift as drift_suite
+from fault_runner import breaks_marker, fault_params
+from harness.record import RunRecord
+from harness.terraform import Terraform, run_variables, terraform_env
+from host_faults import (CHECK_IDS, CHECKS, FAULTS, Fault, break_sudo, failed, inject, repair, repair_sudo,
+                         run_checks)
+from suites import host_checks, service_checks
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +29,7 @@ def sandbox_host(deployment):
     return deployment
 
 
-@pytest.mark.parametrize("fault", FAULTS, ids=[f.name for f in FAULTS])
+@pytest.mark.parametrize("fault", fault_params(FAULTS, CHECK_IDS))
 def test_fault_fails_only_its_checks(sandbox_host, fault: Fault):
     """Injecting the fault fails exactly its guarding checks; the provisioner then repairs the host."""
     deployment = sandbox_host
@@ -44,8 +53,97 @@ def test_fault_fails_only_its_checks(sandbox_host, fault: Fault):
     assert after == {}, f"after repairing '{fault.name}' ({report.summary()}) checks still fail: {after}"
 
 
+APP_EDGE_CHECKS = {"app_loopback_only", "app_closed_from_internet"}
+
+
+@pytest.mark.breaks(*breaks_marker(APP_EDGE_CHECKS, CHECK_IDS).args)
+def test_app_port_opened_in_the_security_group_answers_from_the_internet(sandbox_host):
+    """The application bound to 0.0.0.0 and its port opened to the world in the security group (through the
+    API; the sandbox edge firewall reads the groups again): exactly the loopback and the internet checks of the
+    application's port fail; with the rule revoked and the host provisioned again every check passes."""
+    deployment = sandbox_host
+    bind = next(fault for fault in FAULTS if fault.name == "the app bound to 0.0.0.0")
+    ec2, group, port = deployment.aws.client("ec2"), deployment.infra.security_group_id, deployment.spec["app"]["port"]
+    rule = [{"IpProtocol": "tcp", "FromPort": port, "ToPort": port,
+             "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": "the app port opened (fault)"}]}]
+    try:
+        inject(deployment, bind)
+        ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=rule)
+        deployment.instance.refresh_firewall()
+        failures = failed(run_checks(deployment))
+    finally:
+        ec2.revoke_security_group_ingress(GroupId=group, IpPermissions=rule)
+        deployment.instance.refresh_firewall()
+        repair(deployment, bind)
+    assert set(failures) == APP_EDGE_CHECKS, failures
+    assert f"port {port} answers from the internet" in failures["app_closed_from_internet"]
+    assert failed(run_checks(deployment)) == {}, "after revoking the rule and provisioning checks still fail"
+
+
+@pytest.mark.breaks(*breaks_marker({"deploy_user_sudo"}, CHECK_IDS).args)
+def test_sudo_that_does_not_give_root_fails_the_sudo_check(sandbox_host):
+    """A sudoers drop-in that runs the deploy user's commands as nobody fails the sudo check, naming the user;
+    once it is removed the check passes and so does every other check.
+
+    Not in FAULTS: with sudo not giving root, every check that asks the host as root is wrong as well."""
+    deployment = sandbox_host
+    try:
+        break_sudo(deployment)
+        with pytest.raises(AssertionError) as caught:
+            host_checks.check_deploy_user_sudo(deployment.host, deployment.instance.ssh_user)
+    finally:
+        repair_sudo(deployment)
+    assert f"sudo as {deployment.instance.ssh_user} does not give root" in str(caught.value)
+    assert "as nobody" in str(caught.value), str(caught.value)
+    assert failed(run_checks(deployment)) == {}, "after removing the sudoers drop-in checks still fail"
+
+
+@pytest.mark.breaks("suites/test_services.py::test_provisioning_is_idempotent")
+def test_drift_on_the_host_fails_the_idempotency_check(sandbox_host):
+    """A unit disabled out of band between two provisioner runs: the idempotency check fails naming the change
+    the provisioner had to make; the run it made repaired the host, so the check passes the next time."""
+    deployment = sandbox_host
+    deployment.ssh.sudo("systemctl disable --quiet nginx.service")
+    try:
+        with pytest.raises(AssertionError) as caught:
+            service_checks.check_provisioning_idempotent(deployment)
+    finally:
+        repair(deployment)
+    assert "enabled nginx.service" in str(caught.value), str(caught.value)
+    service_checks.check_provisioning_idempotent(deployment)
+    assert failed(run_checks(deployment)) == {}
+
+
+@pytest.mark.breaks("suites/test_drift.py::test_no_drift")
+def test_rule_added_out_of_band_shows_as_drift(sandbox_host):
+    """An ingress rule added through the API behind Terraform's back: the drift check (the plan the production
+    stage makes) fails naming the security group and its ingress; once revoked the plan is clean again."""
+    deployment = sandbox_host
+    ec2, group = deployment.aws.client("ec2"), deployment.infra.security_group_id
+    terraform = Terraform(deployment.infra.workdir, terraform_env(deployment.run.run_dir, deployment.aws.env))
+    variables = run_variables(deployment.environment, deployment.run.run_id, deployment.run.keypair.public_openssh,
+                              persistent=False)
+    rule = [{"IpProtocol": "tcp", "FromPort": 8443, "ToPort": 8443,
+             "IpRanges": [{"CidrIp": "198.51.100.0/24", "Description": "added out of band (fault)"}]}]
+    ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=rule)
+    try:
+        drift = terraform.planned_changes(deployment.run.options.tfvars, variables)
+        with pytest.raises(AssertionError) as caught:
+            drift_suite.test_no_drift(deployment.infra, RunRecord(drift=drift))
+    finally:
+        ec2.revoke_security_group_ingress(GroupId=group, IpPermissions=rule)
+    assert "aws_security_group.web: update (ingress)" in str(caught.value), str(caught.value)
+    after = terraform.planned_changes(deployment.run.options.tfvars, variables)
+    assert after == [], f"after revoking the rule the plan still changes {after}"
+    drift_suite.test_no_drift(deployment.infra, RunRecord(drift=after))
+
+
 def test_every_check_is_guarded_by_a_fault_or_listed():
-    """The fault list covers the checks the issue names (a new check gets a fault, or is listed here)."""
+    """Every check function has its certification check id, and a fault here or a test listed below."""
     guarded = set().union(*(f.guarded_by for f in FAULTS))
-    unguarded = {"app_closed_from_internet"}  # the security-group firewall's own tests cover it
-    assert set(CHECKS) == guarded | unguarded
+    elsewhere = {
+        "app_closed_from_internet",  # test_app_port_opened_in_the_security_group_answers_from_the_internet
+        "deploy_user_sudo",  # test_sudo_that_does_not_give_root_fails_the_sudo_check
+    }
+    assert set(CHECKS) == guarded | elsewhere
+    assert set(CHECK_IDS) == set(CHECKS), "every check function names its certification check (CHECK_IDS)"
