@@ -33,7 +33,7 @@ from harness.spec import REPO_ROOT
 MARKER = "breaks"
 SUITES = "suites"
 TESTS = "tests"
-DEFAULT_JUNIT = REPO_ROOT / "reports" / "tests-junit.xml"
+JUNIT = Path("reports") / "tests-junit.xml"  # what `make test` writes, under the repository
 NO_RESULT = "no result"
 # Worst first: a test reported twice (a failed call and a teardown error) shows its worst outcome.
 OUTCOME_ORDER = ("failed", "error", "skipped", "passed")
@@ -209,18 +209,20 @@ def collect(root: Path = REPO_ROOT) -> Collected:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Print the matrix; exit 1 naming every certification check without a fault test."""
+    """Print the matrix; exit 1 naming every certification check without a fault test (3: could not collect)."""
     parser = argparse.ArgumentParser(prog="make faults", description=__doc__.splitlines()[0])
-    parser.add_argument("--junit", type=Path, default=DEFAULT_JUNIT,
-                        help=f"JUnit XML of the last `make test` (default: {DEFAULT_JUNIT.relative_to(REPO_ROOT)})")
+    parser.add_argument("--junit", type=Path, default=None,
+                        help=f"JUnit XML of the last `make test` (default: <root>/{JUNIT})")
+    parser.add_argument("--root", type=Path, default=REPO_ROOT, help="the repository (default: this one)")
     options = parser.parse_args(argv)
+    junit = options.junit if options.junit is not None else options.root / JUNIT
     try:
-        collected = collect()
-        matrix = build_matrix(collected, last_results(sorted(collected.breaks), options.junit))
+        collected = collect(options.root.resolve())
+        matrix = build_matrix(collected, last_results(sorted(collected.breaks), junit))
     except HarnessError as exc:
         print(f"make faults: {exc}", file=sys.stderr)
         return 3
-    source = options.junit if options.junit.is_file() else f"none yet ({options.junit} is missing: run make test)"
+    source = junit if junit.is_file() else f"none yet ({junit} is missing: run make test)"
     print(f"fault matrix: {len(matrix.rows)} certification checks, {len(collected.breaks)} fault tests; "
           f"last results from {source}")
     for line in format_matrix(matrix):

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import pytest
 
+import infra_faults
 import suites.test_drift as drift_suite
-from fault_runner import breaks_marker, fault_params
+from fault_runner import breaks_marker, exercise, fault_params
+from fault_runner import run_checks as run_suite_checks
 from harness.record import RunRecord
 from harness.terraform import Terraform, run_variables, terraform_env
 from host_faults import (CHECK_IDS, CHECKS, FAULTS, Fault, break_sudo, failed, inject, repair, repair_sudo,
@@ -147,3 +149,26 @@ def test_every_check_is_guarded_by_a_fault_or_listed():
     }
     assert set(CHECKS) == guarded | elsewhere
     assert set(CHECK_IDS) == set(CHECKS), "every check function names its certification check (CHECK_IDS)"
+
+
+@pytest.fixture(scope="module")
+def infra_as_applied(sandbox_host):
+    """The sandbox whose resources are as Terraform applied them: every infra check passes."""
+    assert run_suite_checks(infra_faults.CHECKS, sandbox_host) == {}, "the fresh deployment must pass every infra check"
+    return sandbox_host
+
+
+@pytest.mark.parametrize("fault", fault_params(infra_faults.FAULTS, infra_faults.CHECK_IDS))
+def test_infra_fault_fails_only_its_checks(infra_as_applied, fault: Fault):
+    """A resource changed through the API behind Terraform's back fails exactly its infra checks, naming the
+    change; once put back those checks pass again."""
+    exercise(infra_faults.CHECKS, infra_as_applied, fault)
+
+
+def test_every_infra_check_has_a_fault():
+    """Each infra check is guarded by a fault here, or by a broken copy of terraform/ applied in
+    tests/integration/test_infra_certification.py (what the API cannot change afterwards)."""
+    guarded = set().union(*(fault.guarded_by for fault in infra_faults.FAULTS))
+    applied_broken = {"test_ssh_not_open_to_the_world", "test_root_volume_encrypted_and_sized",
+                      "test_user_data_is_the_repository_script"}
+    assert set(infra_faults.CHECKS) == guarded | applied_broken
