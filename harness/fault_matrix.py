@@ -2,10 +2,11 @@
 
 A fault test declares the certification checks it breaks with the pytest marker
 ``breaks`` (node ids as the certificate lists them, ``suites/test_x.py::test_y``).
-This module collects, with pytest's own collection, the certification checks under
-``suites/`` (every item carrying an environment marker of
-``harness.plugin.core.CERTIFICATION_MARKERS``: the sandbox, staging and production
-checks, not the drill's or the NixOS builds) and the ``breaks`` markers of the
+This module collects, with pytest's own collection (one pass, before any ``-m``
+deselection), the certification checks under ``suites/``: every item carrying an
+environment marker of ``harness.plugin.core.CERTIFICATION_MARKERS``, so the union of
+what ``-m sandbox``, ``-m staging`` and ``-m production`` certify, not the drill's
+checks or the NixOS builds, and the ``breaks`` markers of the
 tests under ``tests/``, reads the fault tests' last results from the JUnit XML
 that `make test` writes, and prints one line per check. It fails when a
 certification check has no fault test, or when a marker names a check that does
@@ -138,7 +139,7 @@ def format_matrix(matrix: Matrix) -> list[str]:
     lines = []
     for row in matrix.rows:
         faults = ", ".join(f"{test} ({result})" for test, result in row.faults) or "NO FAULT TEST"
-        lines.append(f"{row.check}  <-  {faults}")
+        lines.append(f"{row.check} ({', '.join(row.environments)})  <-  {faults}")
     return lines
 
 

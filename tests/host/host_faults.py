@@ -228,48 +228,31 @@ FAULTS += [
 HIDDEN_NIX = "/usr/bin/nix.hidden-by-fault"
 SSHD_FAULT_DROPIN = "/etc/ssh/sshd_config.d/000-fault-passwords.conf"
 
+
+def _unmanaged(name: str, breaks: Callable[[Any], str], check: str, hint: str, undo: Callable[[Any], str]) -> Fault:
+    """A fault in what the image or the user data set up: its undo repairs it, the provisioner has nothing to do."""
+    return Fault(name, breaks, frozenset({check}), hint=hint, undo=undo, provisioner_repairs=False)
+
+
+def _marker(d: Any) -> str:
+    return shlex.quote(d.spec["user_data"]["marker"])
+
+
 FAULTS += [
-    Fault(
-        "the instance reports Debian 12 (another OS release)",
-        lambda d: "sed -i 's/^VERSION_ID=.*/VERSION_ID=\"12\"/' /etc/os-release",
-        frozenset({"os"}),
-        hint="debian 12",
-        undo=lambda d: "ln -sfn ../usr/lib/os-release /etc/os-release",
-        provisioner_repairs=False,
-    ),
-    Fault(
-        "the user data did not finish (no completion marker)",
-        lambda d: f"mv {shlex.quote(d.spec['user_data']['marker'])} {shlex.quote(d.spec['user_data']['marker'])}.fault",
-        frozenset({"user_data_finished"}),
-        hint="did not finish",
-        undo=lambda d: (f"mv {shlex.quote(d.spec['user_data']['marker'])}.fault "
-                        f"{shlex.quote(d.spec['user_data']['marker'])}"),
-        provisioner_repairs=False,
-    ),
-    Fault(
-        "Nix missing from the PATH",
-        lambda d: f"mv /usr/bin/nix {HIDDEN_NIX}",
-        frozenset({"nix_installed"}),
-        hint="nix --version",
-        undo=lambda d: f"mv {HIDDEN_NIX} /usr/bin/nix",
-        provisioner_repairs=False,
-    ),
-    Fault(
-        "the deploy user has a password",
-        lambda d: f"usermod -p \"$(openssl passwd -6 fault-not-a-secret)\" {shlex.quote(d.instance.ssh_user)}",
-        frozenset({"deploy_user"}),
-        hint="has a password",
-        undo=lambda d: f"usermod -p '!' {shlex.quote(d.instance.ssh_user)}",
-        provisioner_repairs=False,
-    ),
-    Fault(
-        "sshd allows passwords (an earlier drop-in wins)",
-        lambda d: f"printf 'PasswordAuthentication yes\\n' > {SSHD_FAULT_DROPIN}",
-        frozenset({"sshd_hardened"}),
-        hint="passwordauthentication is 'yes'",
-        undo=lambda d: f"rm -f {SSHD_FAULT_DROPIN}",
-        provisioner_repairs=False,
-    ),
+    _unmanaged("the instance reports Debian 12 (another OS release)",
+               lambda d: "sed -i 's/^VERSION_ID=.*/VERSION_ID=\"12\"/' /etc/os-release", "os", "debian 12",
+               undo=lambda d: "ln -sfn ../usr/lib/os-release /etc/os-release"),
+    _unmanaged("the user data did not finish (no completion marker)",
+               lambda d: f"mv {_marker(d)} {_marker(d)}.fault", "user_data_finished", "did not finish",
+               undo=lambda d: f"mv {_marker(d)}.fault {_marker(d)}"),
+    _unmanaged("Nix missing from the PATH", lambda d: f"mv /usr/bin/nix {HIDDEN_NIX}", "nix_installed",
+               "nix --version", undo=lambda d: f"mv {HIDDEN_NIX} /usr/bin/nix"),
+    _unmanaged("the deploy user has a password",
+               lambda d: f"usermod -p \"$(openssl passwd -6 fault-not-a-secret)\" {shlex.quote(d.instance.ssh_user)}",
+               "deploy_user", "has a password", undo=lambda d: f"usermod -p '!' {shlex.quote(d.instance.ssh_user)}"),
+    _unmanaged("sshd allows passwords (an earlier drop-in wins)",
+               lambda d: f"printf 'PasswordAuthentication yes\\n' > {SSHD_FAULT_DROPIN}", "sshd_hardened",
+               "passwordauthentication is 'yes'", undo=lambda d: f"rm -f {SSHD_FAULT_DROPIN}"),
     Fault(
         "PostgreSQL not enabled at boot",
         lambda d: "systemctl disable --quiet postgresql.service",

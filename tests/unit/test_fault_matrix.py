@@ -70,8 +70,8 @@ def test_matrix_pairs_checks_with_faults_and_names_what_is_missing():
     assert matrix.rows[0].faults == ((FAULT_2, NO_RESULT), (FAULT_1, "passed"))  # by node id
     assert matrix.unguarded == [CHECK_B]
     assert matrix.unknown == {FAULT_2: ("suites/test_a.py::test_gone",)}  # the drill's check exists: not unknown
-    assert format_matrix(matrix) == [f"{CHECK_A}  <-  {FAULT_2} ({NO_RESULT}), {FAULT_1} (passed)",
-                                     f"{CHECK_B}  <-  NO FAULT TEST"]
+    assert format_matrix(matrix) == [f"{CHECK_A} (sandbox)  <-  {FAULT_2} ({NO_RESULT}), {FAULT_1} (passed)",
+                                     f"{CHECK_B} (production, sandbox)  <-  NO FAULT TEST"]
     assert problems(matrix) == [
         f"{CHECK_B}: no fault test",
         f"{FAULT_2}: its `breaks` marker names suites/test_a.py::test_gone, which no test under suites/ is "
@@ -123,8 +123,8 @@ def test_make_faults_fails_naming_the_check_without_a_fault(tmp_path):
     result = _make_faults(root)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "fault matrix: 2 certification checks, 2 fault tests" in result.stdout
-    assert "suites/test_a.py::test_a  <-  tests/test_faults.py::test_fault (no result)" in result.stdout
-    assert "suites/test_a.py::test_b[one]  <-  NO FAULT TEST" in result.stdout
+    assert "suites/test_a.py::test_a (sandbox)  <-  tests/test_faults.py::test_fault (no result)" in result.stdout
+    assert "suites/test_a.py::test_b[one] (production)  <-  NO FAULT TEST" in result.stdout
     assert "- suites/test_a.py::test_b[one]: no fault test" in result.stderr
     assert "test_not_a_check" not in result.stdout + result.stderr
     assert "test_drill  <-" not in result.stdout
@@ -139,7 +139,7 @@ def test_make_faults_passes_and_shows_the_last_results(tmp_path):
         '<failure message="the fault was not caught"/></testcase></testsuite></testsuites>')
     result = _make_faults(root)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "suites/test_a.py::test_b[one]  <-  tests/test_faults.py::test_fault (failed)" in result.stdout
+    assert "suites/test_a.py::test_b[one] (production)  <-  tests/test_faults.py::test_fault (failed)" in result.stdout
     assert "every certification check has a fault test (2 checks)" in result.stdout
 
 
