@@ -226,7 +226,7 @@ FAULTS += [
 
 # What no provisioner step manages (the image and the user data made it): the fault's undo restores it.
 HIDDEN_NIX = "/usr/bin/nix.hidden-by-fault"
-SSHD_FAULT_DROPIN = "/etc/ssh/sshd_config.d/000-fault-passwords.conf"
+SSHD_FAULT_DROPIN = "/etc/ssh/sshd_config.d/0-fault-passwords.conf"  # sorts before 00-hardening.conf
 
 
 def _unmanaged(name: str, breaks: Callable[[Any], str], check: str, hint: str, undo: Callable[[Any], str]) -> Fault:
@@ -313,11 +313,16 @@ def inject(deployment: Any, fault: Fault) -> None:
 
 
 def repair(deployment: Any, fault: Optional[Fault] = None) -> Any:
-    """Undo what the provisioner cannot, then run it again (it restores the desired state); return its report."""
+    """Undo what the provisioner cannot, then run it again (it restores the desired state); return its report.
+
+    A fault the provisioner has nothing to repair (``provisioner_repairs=False``) is put back by its undo
+    alone (None is returned): a provisioner run would only cost time."""
     from fixtures.sandbox.provisioner import provision
 
     if fault is not None and fault.undo is not None:
         deployment.ssh.sudo(fault.undo(deployment))
+        if not fault.provisioner_repairs:
+            return None
 
     return provision(deployment.ssh, deployment.spec, deployment.db.password.reveal(), tls=deployment.run.ca,
                      backup=deployment.config.backup)

@@ -167,6 +167,8 @@ def _versioning_enabled(deployment: Any, _: Any) -> None:
 
 
 def _encryption_removed(deployment: Any) -> dict[str, Any]:
+    # moto removes the configuration; AWS answers SSE-S3 for a bucket without one since 2023, so there this
+    # fault stands for a configuration someone replaced by an unknown algorithm.
     s3, bucket = deployment.aws.client("s3"), deployment.infra.backup_bucket
     before = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]
     s3.delete_bucket_encryption(Bucket=bucket)
