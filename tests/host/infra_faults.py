@@ -98,14 +98,20 @@ def _restore_instance_type(deployment: Any, before: str) -> None:
                                                            InstanceType={"Value": before})
 
 
-def _imdsv1_allowed(deployment: Any) -> None:
-    deployment.aws.client("ec2").modify_instance_metadata_options(InstanceId=deployment.infra.instance_id,
-                                                                  HttpTokens="optional")
+METADATA_FIELDS = ("HttpTokens", "HttpPutResponseHopLimit", "HttpEndpoint", "HttpProtocolIpv6", "InstanceMetadataTags")
 
 
-def _imdsv2_required(deployment: Any, _: Any) -> None:
-    deployment.aws.client("ec2").modify_instance_metadata_options(InstanceId=deployment.infra.instance_id,
-                                                                  HttpTokens="required")
+def _metadata_options(deployment: Any, options: dict[str, Any]) -> None:
+    # Every field, not only the one that changes: moto forgets the fields a modify call leaves out, and
+    # terraform plan would then show the instance's metadata_options as drift.
+    deployment.aws.client("ec2").modify_instance_metadata_options(
+        InstanceId=deployment.infra.instance_id, **{k: v for k, v in options.items() if k in METADATA_FIELDS})
+
+
+def _imdsv1_allowed(deployment: Any) -> dict[str, Any]:
+    before = dict(infra_suite.read_instance(deployment.aws.client("ec2"), deployment.infra)["MetadataOptions"])
+    _metadata_options(deployment, {**before, "HttpTokens": "optional"})
+    return before
 
 
 # ------------------------------------------------------------------ tags
@@ -215,7 +221,7 @@ FAULTS = [
     Fault("the instance type changed", _instance_type, _set("test_instance_type_and_ami"), hint="t3.large",
           repair=_restore_instance_type),
     Fault("instance metadata without session tokens (IMDSv1)", _imdsv1_allowed, _set("test_imdsv2_required"),
-          hint="token", repair=_imdsv2_required),
+          hint="token", repair=_metadata_options),
     Fault("the instance's Project tag removed", _remove_ec2_tag(lambda d: d.infra.instance_id),
           _set("test_instance_tags"), hint=f"no {REMOVED_TAG} tag", repair=_restore_ec2_tag),
     Fault("the security group's Project tag removed", _remove_ec2_tag(lambda d: d.infra.security_group_id),
