@@ -172,7 +172,7 @@ def changed_attributes(change: dict[str, Any]) -> list[str]:
     """The top-level attributes a planned update changes (``before`` differs from ``after``, or becomes unknown)."""
     before, after = change.get("before") or {}, change.get("after") or {}
     unknown = change.get("after_unknown") or {}
-    return sorted(name for name in set(before) | set(after)
+    return sorted(name for name in set(before) | set(after) | set(unknown)
                   if before.get(name) != after.get(name) or unknown.get(name) is True)
 
 
