@@ -9,11 +9,6 @@ from typing import Any
 
 from harness.hostinfra import unit_state
 
-def required_units(deployment: Any) -> list[str]:
-    """The units that must be enabled (start at boot) and active."""
-    return ["nginx.service", "postgresql.service", deployment.app_unit]
-
-
 def check_unit_enabled_and_active(deployment: Any, unit: str) -> None:
     """``unit`` is enabled (starts at boot) and active now; for PostgreSQL also every cluster unit it consists of."""
     host = deployment.host
@@ -27,12 +22,6 @@ def check_unit_enabled_and_active(deployment: Any, unit: str) -> None:
         clusters = host.service(unit).systemd_properties.get("ConsistsOf", "").split()
         down = [cluster for cluster in clusters if not host.service(cluster).is_running]
         assert not down, f"PostgreSQL cluster unit(s) {', '.join(down)} not active: see `systemctl status {down[0]}`"
-
-
-def check_services(deployment: Any) -> None:
-    """Every required unit is enabled and active."""
-    for unit in required_units(deployment):
-        check_unit_enabled_and_active(deployment, unit)
 
 
 def check_provisioning_idempotent(deployment: Any) -> None:
