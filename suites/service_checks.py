@@ -9,6 +9,7 @@ from typing import Any
 
 from harness.hostinfra import unit_state
 
+
 def check_unit_enabled_and_active(deployment: Any, unit: str) -> None:
     """``unit`` is enabled (starts at boot) and active now; for PostgreSQL also every cluster unit it consists of."""
     host = deployment.host
