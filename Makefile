@@ -45,7 +45,14 @@ certify: setup
 # or a booting container. Tests that share a deployment stay in one worker (tests/conftest.py).
 TEST_WORKERS ?= 4
 test: setup
-	$(PYTEST) tests -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder --durations=15 $(PYTEST_ARGS)
+	$(PYTEST) tests -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder --durations=15 \
+	  --junitxml=reports/tests-junit.xml $(PYTEST_ARGS); status=$$?; \
+	$(PY) -m harness.fault_matrix || status=$$((status ? status : 1)); exit $$status
+
+# Every certification check and the fault tests that break it, with their last result (README: make faults).
+.PHONY: faults
+faults: venv
+	$(PY) -m harness.fault_matrix
 
 dr: setup
 	$(PYTEST) -m dr $(PYTEST_ARGS)

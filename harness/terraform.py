@@ -168,6 +168,14 @@ def prepare_workdir(source: Path, run_dir: Path, endpoint_url: Optional[str], ba
     return workdir
 
 
+def changed_attributes(change: dict[str, Any]) -> list[str]:
+    """The top-level attributes a planned update changes (``before`` differs from ``after``, or becomes unknown)."""
+    before, after = change.get("before") or {}, change.get("after") or {}
+    unknown = change.get("after_unknown") or {}
+    return sorted(name for name in set(before) | set(after) | set(unknown)
+                  if before.get(name) != after.get(name) or unknown.get(name) is True)
+
+
 def first_error(text: str) -> str:
     """The lines of Terraform output that explain a failure (its Error blocks)."""
     text = re.sub(r"\x1b\[[0-9;]*m", "", text)
@@ -242,7 +250,9 @@ class Terraform:
         for change in plan.get("resource_changes", []):
             actions = change["change"]["actions"]
             if actions not in (["no-op"], ["read"]):
-                changes.append(f"{change['address']}: {'/'.join(actions)}")
+                attributes = changed_attributes(change["change"]) if actions == ["update"] else []
+                changes.append(f"{change['address']}: {'/'.join(actions)}"
+                               + (f" ({', '.join(attributes)})" if attributes else ""))
         return changes
 
     def outputs(self) -> tftest.TerraformValueDict:

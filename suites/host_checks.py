@@ -98,6 +98,19 @@ def check_deploy_user(host: Any, user: str, public_key: str) -> None:
     )
 
 
+def check_deploy_user_sudo(host: Any, user: str) -> None:
+    """The deploy user runs commands as root through sudo without a password (what deployment needs)."""
+    with host.sudo():
+        result = host.run("id -un")
+    who = result.stdout.strip()
+    assert result.rc == 0 and who == "root", (
+        f"sudo as {user} does not give root (it runs commands as {who or 'nobody it can name'}"
+        + (f": {result.stderr.strip()[-300:]}" if result.rc != 0 else "")
+        + f"); the user data's /etc/sudoers.d/90-{user} must grant `ALL=(ALL) NOPASSWD:ALL` and no other "
+        "sudoers file may change the target user"
+    )
+
+
 def parse_sshd_t(text: str) -> dict[str, str]:
     """``sshd -T`` output as a dict (keys lower-case; repeated keys keep the first value)."""
     values: dict[str, str] = {}

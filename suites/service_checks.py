@@ -9,10 +9,6 @@ from typing import Any
 
 from harness.hostinfra import unit_state
 
-def required_units(deployment: Any) -> list[str]:
-    """The units that must be enabled (start at boot) and active."""
-    return ["nginx.service", "postgresql.service", deployment.app_unit]
-
 
 def check_unit_enabled_and_active(deployment: Any, unit: str) -> None:
     """``unit`` is enabled (starts at boot) and active now; for PostgreSQL also every cluster unit it consists of."""
@@ -29,7 +25,13 @@ def check_unit_enabled_and_active(deployment: Any, unit: str) -> None:
         assert not down, f"PostgreSQL cluster unit(s) {', '.join(down)} not active: see `systemctl status {down[0]}`"
 
 
-def check_services(deployment: Any) -> None:
-    """Every required unit is enabled and active."""
-    for unit in required_units(deployment):
-        check_unit_enabled_and_active(deployment, unit)
+def check_provisioning_idempotent(deployment: Any) -> None:
+    """Running the sandbox provisioner again changes nothing ("0 changes")."""
+    from fixtures.sandbox.provisioner import provision
+
+    report = provision(deployment.ssh, deployment.spec, deployment.db.password.reveal(), tls=deployment.run.ca,
+                       backup=deployment.config.backup, logs=deployment.config.logs)
+    assert not report.changes, (
+        f"a second provisioner run changed the host ({report.summary()}): a step does not compare desired with "
+        "actual state, or something on the host drifts on its own"
+    )

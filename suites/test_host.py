@@ -45,8 +45,7 @@ def test_deploy_user(host, run, instance):
 @pytest.mark.production
 def test_deploy_user_sudo(host, instance):
     """The deploy user runs commands as root through sudo without a password (what deployment needs)."""
-    with host.sudo():
-        assert host.check_output("id -u") == "0", f"sudo as {instance.ssh_user} does not give root"
+    host_checks.check_deploy_user_sudo(host, instance.ssh_user)
 
 
 @pytest.mark.sandbox

@@ -41,8 +41,7 @@ def s3(aws: Any) -> Any:
     return aws.client("s3")
 
 
-@pytest.fixture(scope="module")
-def described_instance(ec2: Any, infra: Any) -> dict[str, Any]:
+def read_instance(ec2: Any, infra: Any) -> dict[str, Any]:
     """The instance as ``describe_instances`` reports it."""
     reservations = ec2.describe_instances(InstanceIds=[infra.instance_id])["Reservations"]
     if not reservations or not reservations[0]["Instances"]:
@@ -50,11 +49,22 @@ def described_instance(ec2: Any, infra: Any) -> dict[str, Any]:
     return dict(reservations[0]["Instances"][0])
 
 
-@pytest.fixture(scope="module")
-def permissions(ec2: Any, infra: Any) -> list[Permission]:
+def read_permissions(ec2: Any, infra: Any) -> list[Permission]:
     """The ingress permissions of the run's security group, one per source."""
     groups = ec2.describe_security_groups(GroupIds=[infra.security_group_id])["SecurityGroups"]
     return flatten_groups(groups)
+
+
+@pytest.fixture(scope="module")
+def described_instance(ec2: Any, infra: Any) -> dict[str, Any]:
+    """The instance as ``describe_instances`` reports it."""
+    return read_instance(ec2, infra)
+
+
+@pytest.fixture(scope="module")
+def permissions(ec2: Any, infra: Any) -> list[Permission]:
+    """The ingress permissions of the run's security group, one per source."""
+    return read_permissions(ec2, infra)
 
 
 @pytest.fixture(scope="module")

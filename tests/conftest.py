@@ -19,8 +19,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 # Session fixtures that stand for a deployment or a booted container, and the group of the tests
-# that use them: the harness's stage chain (a sandbox deployment: one per test folder, so that the
-# host, backup and log faults break three deployments side by side) and tests/sandbox's own
+# that use them: the harness's stage chain (a sandbox deployment: one per test folder, or per
+# module that names its DEPLOYMENT_GROUP, so that the host, backup and log faults break several
+# deployments side by side) and tests/sandbox's own
 # booted container.
 CHAIN_FIXTURES = ("deployment", "host_configured", "host", "ssh", "instance", "infra_apply", "infra", "aws", "run")
 SHARED_SESSION_FIXTURES = {
@@ -38,7 +39,9 @@ def _group(item: pytest.Item) -> str:
     fixtures = item._fixtureinfo.name2fixturedefs  # noqa: SLF001 (pytest has no public API for this)
     for name, group in SHARED_SESSION_FIXTURES.items():
         if name in fixtures:
-            return f"{group}:{item.path.parent.name}" if group == "deployment" else group
+            if group == "deployment":  # one per test folder, or the module's own DEPLOYMENT_GROUP
+                return f"deployment:{getattr(item.module, 'DEPLOYMENT_GROUP', item.path.parent.name)}"
+            return group
     for name, definitions in fixtures.items():
         if definitions[-1].scope == "module":
             return f"{item.module.__name__}:{name}"

@@ -9,7 +9,9 @@ the guarding checks pass again.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
+
+import pytest
 
 Checks = dict[str, Callable[[Any], Any]]
 
@@ -61,3 +63,18 @@ def exercise(checks: Checks, deployment: Any, fault: Fault) -> None:
 def every_check_guarded(checks: Checks, faults: list[Fault]) -> set[str]:
     """The checks no fault guards (empty: every check can be shown to fail)."""
     return set(checks) - set().union(*(f.guarded_by for f in faults))
+
+
+def breaks_marker(guarded_by: Iterable[str], check_ids: Mapping[str, Sequence[str]]) -> Any:
+    """The ``breaks`` marker (make faults) for checks named as in a suite's CHECKS: the certification
+    check node ids that ``check_ids`` gives for each name."""
+    unknown = sorted(set(guarded_by) - set(check_ids))
+    if unknown:
+        raise KeyError(f"no certification check id for {unknown}: add them to the module's CHECK_IDS")
+    return pytest.mark.breaks(*sorted({check for name in guarded_by for check in check_ids[name]}))
+
+
+def fault_params(faults: Iterable[Any], check_ids: Mapping[str, Sequence[str]]) -> list[Any]:
+    """Each fault (anything with ``name`` and ``guarded_by``) as a ``pytest.param`` with its name as id and
+    the ``breaks`` marker of the certification checks it makes fail: one source of truth for both."""
+    return [pytest.param(fault, id=fault.name, marks=breaks_marker(fault.guarded_by, check_ids)) for fault in faults]

@@ -22,6 +22,15 @@ CHECKS: dict[str, Callable[[Any], Any]] = {
     "dump_restores": backup_checks.check_dump_restores,
     "lifecycle_keeps_retention": backup_checks.check_lifecycle_keeps_retention,
 }
+# The certification check (as the certificate lists it) each check function above stands for.
+CHECK_IDS: dict[str, tuple[str, ...]] = {
+    "wal_archiving": ("suites/test_backups.py::test_wal_archiving_reaches_the_bucket",),
+    "base_backup_fresh": ("suites/test_backups.py::test_base_backup_is_fresh",),
+    "dump_fresh": ("suites/test_backups.py::test_pg_dump_is_fresh",),
+    "base_backup_restores": ("suites/test_backups.py::test_base_backup_and_wal_restore",),
+    "dump_restores": ("suites/test_backups.py::test_pg_dump_restores",),
+    "lifecycle_keeps_retention": ("suites/test_backups.py::test_bucket_lifecycle_keeps_backups_restorable",),
+}
 WRONG_BUCKET = "inventory-tracker-backups-no-such-bucket"
 
 

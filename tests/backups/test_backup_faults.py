@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from backup_faults import CHECKS, FAULTS
-from fault_runner import Fault, every_check_guarded, exercise, run_checks
+from backup_faults import CHECK_IDS, CHECKS, FAULTS
+from fault_runner import Fault, every_check_guarded, exercise, fault_params, run_checks
 
 
 @pytest.fixture(scope="module")
@@ -16,7 +16,7 @@ def backed_up(deployment):
     return deployment
 
 
-@pytest.mark.parametrize("fault", FAULTS, ids=[f.name for f in FAULTS])
+@pytest.mark.parametrize("fault", fault_params(FAULTS, CHECK_IDS))
 def test_backup_fault_fails_only_its_checks(backed_up, fault: Fault):
     """The fault fails exactly its guarding checks, naming it; after the repair those checks pass again."""
     exercise(CHECKS, backed_up, fault)
@@ -25,3 +25,4 @@ def test_backup_fault_fails_only_its_checks(backed_up, fault: Fault):
 def test_every_backup_check_has_a_fault():
     """Each backup check is guarded by at least one fault."""
     assert every_check_guarded(CHECKS, FAULTS) == set()
+    assert set(CHECK_IDS) == set(CHECKS), "every check function names its certification check (CHECK_IDS)"

@@ -70,6 +70,7 @@ def test_drill_recovers_within_the_objectives(drills):
 
 
 @pytest.mark.timeout(1500)
+@pytest.mark.breaks("suites/test_dr.py::test_recovery_meets_objectives_and_loses_no_archived_row")
 def test_drill_without_the_newest_base_backup_and_a_tight_objective(drills):
     """Newest base backup lost: restored from the one before plus WAL, rows intact; RTO 1 s: fails naming the value."""
     run = drills["tight"]

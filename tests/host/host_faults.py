@@ -12,10 +12,27 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from harness.retry import wait_until
-from suites import crypto_checks, db_checks, service_checks, web_checks
+from suites import crypto_checks, db_checks, host_checks, service_checks, web_checks
+
+
+def _unit_check(unit: Callable[[Any], str]) -> Callable[[Any], None]:
+    return lambda d: service_checks.check_unit_enabled_and_active(d, unit(d))
+
+
+def _check_os(d: Any) -> None:
+    # testinfra keeps system_info for the host's life; a fault changes the OS release under it.
+    vars(d.host).pop("system_info", None)
+    host_checks.check_os(d.host, d.spec)
+
 
 # The check functions that take the deployment, by the names the faults below use.
 CHECKS: dict[str, Callable[[Any], None]] = {
+    "os": _check_os,
+    "user_data_finished": lambda d: host_checks.check_user_data_finished(d.host, d.spec),
+    "nix_installed": lambda d: host_checks.check_nix_installed(d.host),
+    "deploy_user": lambda d: host_checks.check_deploy_user(d.host, d.instance.ssh_user, d.run.keypair.public_openssh),
+    "deploy_user_sudo": lambda d: host_checks.check_deploy_user_sudo(d.host, d.instance.ssh_user),
+    "sshd_hardened": lambda d: host_checks.check_sshd_hardened(d.host),
     "http_root": web_checks.check_http_root,
     "http_health": web_checks.check_http_health,
     "tls_handshake": web_checks.check_tls_handshake,
@@ -30,9 +47,40 @@ CHECKS: dict[str, Callable[[Any], None]] = {
     "pg_hba_no_trust": db_checks.check_pg_hba_has_no_trust,
     "secrets_file_private": db_checks.check_secrets_file_private,
     "secrets_not_in_journal": db_checks.check_secrets_not_in_journal,
-    "services_enabled_active": service_checks.check_services,
+    "nginx_enabled_active": _unit_check(lambda d: "nginx.service"),
+    "postgresql_enabled_active": _unit_check(lambda d: "postgresql.service"),
+    "app_enabled_active": _unit_check(lambda d: d.app_unit),
     "sshd_crypto": crypto_checks.check_sshd_crypto,
     "tls_intermediate": crypto_checks.check_tls_meets_mozilla_intermediate,
+}
+
+# The certification check (as the certificate lists it) each check function above stands for.
+CHECK_IDS: dict[str, tuple[str, ...]] = {
+    "os": ("suites/test_host.py::test_os_is_debian_13",),
+    "user_data_finished": ("suites/test_host.py::test_user_data_finished",),
+    "nix_installed": ("suites/test_host.py::test_nix_installed",),
+    "deploy_user": ("suites/test_host.py::test_deploy_user",),
+    "deploy_user_sudo": ("suites/test_host.py::test_deploy_user_sudo",),
+    "sshd_hardened": ("suites/test_host.py::test_sshd_hardened",),
+    "http_root": ("suites/test_web.py::test_root_answers_through_nginx",),
+    "http_health": ("suites/test_web.py::test_health_answers_through_nginx",),
+    "tls_handshake": ("suites/test_web.py::test_https_completes_tls_handshake",),
+    "security_headers": ("suites/test_web.py::test_security_headers_present",),
+    "app_loopback_only": ("suites/test_web.py::test_app_port_listens_on_loopback_only",),
+    "app_closed_from_internet": ("suites/test_web.py::test_app_port_closed_from_internet",),
+    "app_own_user": ("suites/test_web.py::test_app_runs_as_its_own_user",),
+    "item_roundtrip": ("suites/test_web.py::test_item_created_through_nginx_is_stored",),
+    "pg_localhost_only": ("suites/test_db.py::test_postgres_listens_on_localhost_only",),
+    "app_role_read_write": ("suites/test_db.py::test_app_role_can_write_and_read",),
+    "pg_refuses_outside": ("suites/test_db.py::test_postgres_refuses_outside_connections",),
+    "pg_hba_no_trust": ("suites/test_db.py::test_pg_hba_has_no_trust",),
+    "secrets_file_private": ("suites/test_db.py::test_secrets_file_is_private",),
+    "secrets_not_in_journal": ("suites/test_db.py::test_secrets_not_in_journal",),
+    "nginx_enabled_active": ("suites/test_services.py::test_service_enabled_and_active[nginx.service]",),
+    "postgresql_enabled_active": ("suites/test_services.py::test_service_enabled_and_active[postgresql.service]",),
+    "app_enabled_active": ("suites/test_services.py::test_service_enabled_and_active[app]",),
+    "sshd_crypto": ("suites/test_crypto.py::test_sshd_crypto_meets_ssh_baseline",),
+    "tls_intermediate": ("suites/test_crypto.py::test_tls_meets_mozilla_intermediate",),
 }
 
 PG_CONF_D = "/etc/postgresql/*/main/conf.d/inventory-tracker.conf"
@@ -64,7 +112,7 @@ FAULTS = [
     Fault(
         "nginx stopped",
         lambda d: "systemctl stop nginx.service",
-        frozenset({"services_enabled_active", "http_root", "http_health", "tls_handshake", "security_headers",
+        frozenset({"nginx_enabled_active", "http_root", "http_health", "tls_handshake", "security_headers",
                    "item_roundtrip", "tls_intermediate"}),
         hint="nginx",
     ),
@@ -180,6 +228,67 @@ FAULTS += [
     ),
 ]
 
+# What no provisioner step manages (the image and the user data made it): the fault's undo restores it.
+HIDDEN_NIX = "/usr/bin/nix.hidden-by-fault"
+SSHD_FAULT_DROPIN = "/etc/ssh/sshd_config.d/0-fault-passwords.conf"  # sorts before 00-hardening.conf
+
+
+def _unmanaged(name: str, breaks: Callable[[Any], str], check: str, hint: str, undo: Callable[[Any], str]) -> Fault:
+    """A fault in what the image or the user data set up: its undo repairs it, the provisioner has nothing to do."""
+    return Fault(name, breaks, frozenset({check}), hint=hint, undo=undo, provisioner_repairs=False)
+
+
+def _marker(d: Any) -> str:
+    return shlex.quote(d.spec["user_data"]["marker"])
+
+
+FAULTS += [
+    _unmanaged("the instance reports Debian 12 (another OS release)",
+               lambda d: "sed -i 's/^VERSION_ID=.*/VERSION_ID=\"12\"/' /etc/os-release", "os", "debian 12",
+               undo=lambda d: "ln -sfn ../usr/lib/os-release /etc/os-release"),
+    _unmanaged("the user data did not finish (no completion marker)",
+               lambda d: f"mv {_marker(d)} {_marker(d)}.fault", "user_data_finished", "did not finish",
+               undo=lambda d: f"mv {_marker(d)}.fault {_marker(d)}"),
+    _unmanaged("Nix missing from the PATH", lambda d: f"mv /usr/bin/nix {HIDDEN_NIX}", "nix_installed",
+               "nix --version", undo=lambda d: f"mv {HIDDEN_NIX} /usr/bin/nix"),
+    _unmanaged("the deploy user has a password",
+               lambda d: f"usermod -p \"$(openssl passwd -6 fault-not-a-secret)\" {shlex.quote(d.instance.ssh_user)}",
+               "deploy_user", "has a password", undo=lambda d: f"usermod -p '!' {shlex.quote(d.instance.ssh_user)}"),
+    _unmanaged("sshd allows passwords (an earlier drop-in wins)",
+               lambda d: f"printf 'PasswordAuthentication yes\\n' > {SSHD_FAULT_DROPIN}", "sshd_hardened",
+               "passwordauthentication is 'yes'", undo=lambda d: f"rm -f {SSHD_FAULT_DROPIN}"),
+    Fault(
+        "PostgreSQL not enabled at boot",
+        lambda d: "systemctl disable --quiet postgresql.service",
+        frozenset({"postgresql_enabled_active"}),
+        hint="postgresql.service is not enabled",
+    ),
+    Fault(
+        "the application not enabled at boot",
+        lambda d: f"systemctl disable --quiet {shlex.quote(d.app_unit)}",
+        frozenset({"app_enabled_active"}),
+        hint="is not enabled",
+    ),
+]
+
+# The deploy user's sudo does not give root: a drop-in that runs its commands as nobody. Every check that
+# asks the host as root is then wrong too, so tests/host/test_host_faults.py runs this one on its own;
+# `sudo -u root` (allowed by the user's rule) still removes it.
+SUDO_FAULT_DROPIN = "/etc/sudoers.d/99-fault-runas-nobody"
+
+
+def break_sudo(deployment: Any) -> None:
+    """Make the deploy user's ``sudo`` run commands as ``nobody`` (a sudoers drop-in, checked by visudo)."""
+    user = deployment.instance.ssh_user
+    deployment.ssh.sudo(f"printf 'Defaults:{user} runas_default=nobody\\n' > {SUDO_FAULT_DROPIN}.tmp && "
+                        f"chmod 0440 {SUDO_FAULT_DROPIN}.tmp && visudo -cqf {SUDO_FAULT_DROPIN}.tmp && "
+                        f"mv {SUDO_FAULT_DROPIN}.tmp {SUDO_FAULT_DROPIN}")
+
+
+def repair_sudo(deployment: Any) -> None:
+    """Remove the drop-in of :func:`break_sudo` (as root explicitly: the default target is nobody)."""
+    deployment.ssh.run(f"sudo -n -u root rm -f {SUDO_FAULT_DROPIN} {SUDO_FAULT_DROPIN}.tmp")
+
 
 def run_checks(deployment: Any) -> dict[str, Optional[AssertionError]]:
     """Run every check function; map its name to None (passed) or its AssertionError."""
@@ -208,11 +317,16 @@ def inject(deployment: Any, fault: Fault) -> None:
 
 
 def repair(deployment: Any, fault: Optional[Fault] = None) -> Any:
-    """Undo what the provisioner cannot, then run it again (it restores the desired state); return its report."""
+    """Undo what the provisioner cannot, then run it again (it restores the desired state); return its report.
+
+    A fault the provisioner has nothing to repair (``provisioner_repairs=False``) is put back by its undo
+    alone (None is returned): a provisioner run would only cost time."""
     from fixtures.sandbox.provisioner import provision
 
     if fault is not None and fault.undo is not None:
         deployment.ssh.sudo(fault.undo(deployment))
+        if not fault.provisioner_repairs:
+            return None
 
     return provision(deployment.ssh, deployment.spec, deployment.db.password.reveal(), tls=deployment.run.ca,
                      backup=deployment.config.backup)
@@ -238,4 +352,5 @@ def exercise(deployment: Any, fault: Fault) -> None:
     if fault.provisioner_repairs:
         assert report.changes, f"the provisioner did not notice the fault '{fault.name}' (it reported 0 changes)"
     after = failed(run_checks(deployment))
-    assert after == {}, f"after repairing '{fault.name}' ({report.summary()}) checks still fail: {after}"
+    how = report.summary() if report is not None else "its undo"
+    assert after == {}, f"after repairing '{fault.name}' ({how}) checks still fail: {after}"

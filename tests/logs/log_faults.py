@@ -26,6 +26,17 @@ CHECKS: dict[str, Callable[[Any], Any]] = {
     "disk_alarm": log_checks.check_disk_alarm,
     "no_secret_shipped": log_checks.check_no_secret_shipped,
 }
+# The certification check (as the certificate lists it) each check function above stands for.
+CHECK_IDS: dict[str, tuple[str, ...]] = {
+    "request_delivered": ("suites/test_logs.py::test_request_reaches_the_log_group",),
+    "app_line_delivered": ("suites/test_logs.py::test_application_line_reaches_the_log_group",),
+    "postgresql_line_delivered": ("suites/test_logs.py::test_postgresql_line_reaches_the_log_group",),
+    "retention": ("suites/test_logs.py::test_log_group_retention",),
+    "status_check_alarm": ("suites/test_logs.py::test_status_check_alarm_recovers_the_instance",),
+    "cpu_credit_alarm": ("suites/test_logs.py::test_cpu_credit_alarm",),
+    "disk_alarm": ("suites/test_logs.py::test_disk_alarm",),
+    "no_secret_shipped": ("suites/test_logs.py::test_no_secret_was_shipped",),
+}
 SHIPPER = "inventory-tracker-log-shipper.service"
 # Journal entries cannot be edited: rotate, then drop the archived files (the whole sandbox journal).
 FORGET_JOURNAL = "journalctl --rotate && sleep 1.5 && journalctl --vacuum-time=1s >/dev/null 2>&1"

@@ -7,8 +7,8 @@ import pytest
 
 from suites import log_checks
 
-from fault_runner import Fault, every_check_guarded, exercise, run_checks
-from log_faults import CHECKS, FAULTS, forget_shipped_secrets, streams_with_secrets
+from fault_runner import Fault, every_check_guarded, exercise, fault_params, run_checks
+from log_faults import CHECK_IDS, CHECKS, FAULTS, forget_shipped_secrets, streams_with_secrets
 
 log = logging.getLogger("harness.tests.logs")
 
@@ -30,7 +30,7 @@ def logging_works(deployment):
 FAULT_DEADLINE = 10.0  # seconds a delivery check waits under fault injection (healthy delivery: about 1 s)
 
 
-@pytest.mark.parametrize("fault", FAULTS, ids=[f.name for f in FAULTS])
+@pytest.mark.parametrize("fault", fault_params(FAULTS, CHECK_IDS))
 def test_log_fault_fails_only_its_checks(logging_works, fault: Fault, monkeypatch):
     """The fault fails exactly its guarding checks, naming it; after the repair those checks pass again."""
     deployment = logging_works
@@ -43,3 +43,4 @@ def test_log_fault_fails_only_its_checks(logging_works, fault: Fault, monkeypatc
 def test_every_log_check_has_a_fault():
     """Each log check is guarded by at least one fault."""
     assert every_check_guarded(CHECKS, FAULTS) == set()
+    assert set(CHECK_IDS) == set(CHECKS), "every check function names its certification check (CHECK_IDS)"

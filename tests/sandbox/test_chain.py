@@ -43,6 +43,7 @@ def test_host_suite_passes_and_leaves_nothing(tmp_path):
     assert _sandbox_leftovers(result.output) == []
 
 
+@pytest.mark.breaks("suites/test_host.py::test_exactly_allowed_ports_answer")
 def test_ssh_rule_changed_in_terraform_changes_what_the_internet_sees(tmp_path):
     """SSH allowed only from a network that is not the prober's: 22 does not answer, the exposure check fails."""
     requires_root()
