@@ -118,6 +118,11 @@ class ApplyProgress:
     def started(self) -> bool:
         return self._thread is not None
 
+    @property
+    def error(self) -> Optional[BaseException]:
+        """Why the apply failed (None: it has not, or not yet)."""
+        return self._error
+
     def _raise_failure(self) -> None:
         if self._error is not None:
             if isinstance(self._error, HarnessError):

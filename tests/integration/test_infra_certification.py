@@ -44,7 +44,9 @@ def test_sandbox_infra_is_certified(tmp_path):
     # teardown steps ran before the certificate was written, and are records of their own
     assert stages["terraform-destroy"]["kind"] == "teardown" and stages["moto-stop"]["kind"] == "teardown"
     assert stages["terraform-destroy"]["started_at"] >= stages["infra"]["ended_at"]
-    assert stages["infra"]["ended_at"] <= stages["checks"]["started_at"] <= stages["checks"]["ended_at"]
+    # the checks that need no deployment (the static ones) run while the apply goes on; the last check ends after it
+    assert stages["infra"]["started_at"] <= stages["checks"]["started_at"]
+    assert stages["infra"]["ended_at"] <= stages["checks"]["ended_at"]
     assert [s["kind"] for s in certificate["stages"]] == sorted(
         (s["kind"] for s in certificate["stages"]), key=["stage", "checks", "teardown"].index)
     # the whole run includes the teardown (terraform destroy), so it exceeds the stages' set-up

@@ -49,7 +49,8 @@ LogFault = Fault
 
 
 def _stop_shipper(deployment: Any) -> None:
-    deployment.ssh.sudo(f"systemctl stop {SHIPPER}")
+    # reset-failed: a shipper that exits uncleanly when stopped would show "failed"; stopped is "inactive"
+    deployment.ssh.sudo(f"systemctl stop {SHIPPER}; systemctl reset-failed {SHIPPER} 2>/dev/null || true")
 
 
 def _start_shipper(deployment: Any, _: Any) -> None:
