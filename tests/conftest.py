@@ -29,9 +29,12 @@ SHARED_SESSION_FIXTURES = {
     **dict.fromkeys(("booted", "deploy_ssh", "api_instance", "ec2"), "booted"),
 }
 
-# Groups that take longest, started first so that they do not end the run alone
-# (measured under xdist: the drills about 6 min, the host faults' deployment about 6 min).
-LONGEST_FIRST = ("drills", "deployment", "fault_runs", "booted")
+# Groups and test modules that take longest, started first so that none of them ends the run alone
+# (measured under xdist: the drills about 6 min, each fault deployment 3-6 min, a harness run in a
+# subprocess 1-3 min).
+LONGEST_FIRST = ("drills", "deployment", "fault_runs", "test_secret_canary", "test_chain",
+                 "test_infra_certification", "test_replay_recovery", "test_interrupt", "booted",
+                 "test_static_faults", "test_bad_input")
 
 
 def _group(item: pytest.Item) -> str:
@@ -80,9 +83,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     groups = {item.nodeid: _group(item) for item in items}
 
     def rank(item: pytest.Item) -> int:
-        group = groups[item.nodeid]
+        names = set(groups[item.nodeid].split(":")) | {item.module.__name__}
         for position, name in enumerate(LONGEST_FIRST):
-            if name in group.split(":"):
+            if name in names:
                 return position
         return len(LONGEST_FIRST)
 
