@@ -40,3 +40,9 @@ def test_a_failed_run_is_one_error(monkeypatch, capsys):
     monkeypatch.setattr(bench, "one_round", fail)
     assert bench.main(["--runs", "1"]) == 3
     assert "benchmark run failed" in capsys.readouterr().err
+
+
+def test_checks_are_their_own_durations_not_the_waits_in_their_set_up():
+    document = {"checks": [{"id": "a", "seconds": 1.25}, {"id": "b", "seconds": 0.5}],
+                "stages": [{"name": "checks", "kind": "checks", "seconds": 60.0}]}
+    assert bench.checks_seconds(document) == 1.75
