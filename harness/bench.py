@@ -48,6 +48,7 @@ def apply_alone(workdir: Path) -> float:
     from harness.terraform import Terraform, prepare_workdir, run_variables, terraform_env
 
     run_id = new_run_id()
+    workdir.mkdir(parents=True, exist_ok=True)
     server = MotoServer.start(workdir / "moto.log")
     try:
         endpoint = endpoint_for(server.url)
