@@ -71,7 +71,8 @@ def certification(reports: Path, runs: Path, extra_args: list[str]) -> dict[str,
     """One sandbox certification in a subprocess; its certificate with ``wall_seconds`` added."""
     started = time.monotonic()
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "--reports-dir", str(reports), "--runs-dir", str(runs), *extra_args],
+        # "--opt=value": a path given apart would be taken for a test path once it exists (the second run)
+        [sys.executable, "-m", "pytest", "-q", f"--reports-dir={reports}", f"--runs-dir={runs}", *extra_args],
         cwd=REPO_ROOT, capture_output=True, text=True,
     )
     wall = time.monotonic() - started
@@ -101,7 +102,13 @@ def one_round(extra_args: list[str]) -> dict[str, float]:
         folder = Path(tmp)
         figures = {"apply_alone": apply_alone(folder / "apply-alone")}
         kept = certification(folder / "reports", folder / "runs", ["--keep", *extra_args])
-        again = certification(folder / "reports", folder / "runs", ["--reuse", kept["run_id"], *extra_args])
+        try:
+            again = certification(folder / "reports", folder / "runs", [f"--reuse={kept['run_id']}", *extra_args])
+        except BaseException:
+            from harness.sweep import sweep  # the kept deployment must not outlive a failed re-certification
+
+            sweep(folder / "runs", kept["run_id"])
+            raise
         figures.update(
             boot_alone=stage_seconds(kept, "instance", "stage"),
             certify=kept["wall_seconds"],
