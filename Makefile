@@ -43,7 +43,7 @@ certify: setup
 
 # Test files run in TEST_WORKERS pytest-xdist workers: most of their time is waiting on Terraform
 # or a booting container. Tests that share a deployment stay in one worker (tests/conftest.py).
-TEST_WORKERS ?= 6
+TEST_WORKERS ?= 4
 test: setup
 	$(PYTEST) tests -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder --durations=15 \
 	  --junitxml=reports/tests-junit.xml $(PYTEST_ARGS); status=$$?; \
