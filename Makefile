@@ -11,7 +11,7 @@ CHECKOV_VENV := .venv-checkov
 APT_PACKAGES := mmdebstrap systemd-container nftables nix-bin uidmap arch-test debian-archive-keyring iproute2 git shellcheck chromium
 PYTEST_ARGS ?=
 
-.PHONY: setup system-packages venv checkov certify test dr bench report clean verify
+.PHONY: setup system-packages venv checkov certify test dr bench report clean verify cloud-up cloud-down cloud-env cloud-status
 
 setup: system-packages venv checkov
 
@@ -76,3 +76,21 @@ verify: venv
 # RUN=<run id> removes one kept run.
 clean: venv
 	$(PY) -m harness.sweep $(if $(RUN),--run $(RUN),)
+
+# The long-lived sandbox cloud (harness/sandbox/cloud.py): an emulated AWS account (moto), its network and
+# instances, kept between runs, where `pytest -m staging --cloud sandbox` and `-m production --cloud sandbox` run.
+# CLOUD_DIR=<folder> chooses another cloud than clouds/sandbox.
+CLOUD_ARGS = $(if $(CLOUD_DIR),--dir $(CLOUD_DIR),)
+cloud-up: setup
+	$(PY) -m harness.sandbox.cloud up $(CLOUD_ARGS)
+
+# Stops it and removes everything in it (its instances, state, backups, certificates).
+cloud-down: venv
+	$(PY) -m harness.sandbox.cloud down $(CLOUD_ARGS)
+
+# Shell lines for the AWS CLI / boto3: eval "$$(make -s cloud-env)"
+cloud-env: venv
+	@$(PY) -m harness.sandbox.cloud env $(CLOUD_ARGS)
+
+cloud-status: venv
+	@$(PY) -m harness.sandbox.cloud status $(CLOUD_ARGS)

@@ -155,6 +155,6 @@ class ApplyProgress:
             self._thread.join(timeout)
 
 
-def apply_args(var_file: str, variables: dict[str, Any]) -> list[str]:
+def apply_args(var_file: str | list[str], variables: dict[str, Any]) -> list[str]:
     """The arguments of a non-interactive apply with the run's variables."""
     return tftest.parse_args(input=False, color=False, auto_approve=True, tf_vars=variables, tf_var_file=var_file)

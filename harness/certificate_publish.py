@@ -13,13 +13,15 @@ from typing import Optional
 
 from harness.certificate_store import DirectoryStore, Store, publish, revoke, state_bucket_store
 from harness.options import RunOptions
+from harness.target_cloud import backend_file, signing_directory
 from harness.signing import SigningKey, operator_signing_key, sandbox_signing_key, sign_file, signature_path
 
 
 def signing_key_for(options: RunOptions) -> SigningKey:
-    """The sandbox's own key for the sandbox; the named, allowed, non-sandbox key for staging and production."""
-    if options.environment == "sandbox":
-        return sandbox_signing_key()
+    """The sandbox's own key for the sandbox, the sandbox cloud's own in the sandbox cloud; the named, allowed,
+    non-sandbox key for staging and production on AWS."""
+    if options.environment == "sandbox" or options.cloud == "sandbox":
+        return sandbox_signing_key(signing_directory(options))
     return operator_signing_key(options.environment, str(options.signing_key) if options.signing_key else None)
 
 
@@ -27,7 +29,7 @@ def stores_for(options: RunOptions) -> list[Store]:
     """Where an environment's certificates are kept: reports/, and the state bucket when it has one."""
     stores: list[Store] = [DirectoryStore(options.reports_dir)]
     if options.environment != "sandbox":
-        bucket = state_bucket_store(options.terraform_dir, options.environment)
+        bucket = state_bucket_store(backend_file(options))
         if bucket is not None:
             stores.append(bucket)
     return stores

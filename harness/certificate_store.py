@@ -9,7 +9,7 @@ Every place uses the same layout, keyed by environment and commit::
 Two stores hold it: the run's reports folder (:class:`DirectoryStore`) and, for
 staging and production, the bucket that keeps the environment's Terraform state
 (:class:`BucketStore`, boto3; bucket, region and endpoint from
-``terraform/<environment>.backend.hcl``), which a production run on another
+the environment's backend file, harness/target_cloud.py), which a production run on another
 machine (a CI job) reads.
 
 A revocation names the SHA-256 of the certificate it revokes: a later green run
@@ -31,7 +31,6 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from harness.errors import HarnessError
 from harness.signing import SIGNATURE_SUFFIX
-from harness.terraform import backend_config
 
 PREFIX = "certificates"
 
@@ -162,9 +161,8 @@ def read_backend_settings(path: Path) -> dict[str, Any]:
         raise HarnessError(f"cannot read {path} as a Terraform backend file: {exc}") from None
 
 
-def state_bucket_store(terraform_dir: Path, environment: str) -> Optional[BucketStore]:
-    """The store in the bucket of ``<environment>.backend.hcl`` (None when the environment has no backend)."""
-    path = backend_config(terraform_dir, environment)
+def state_bucket_store(path: Optional[Path]) -> Optional[BucketStore]:
+    """The store in the bucket of the backend file ``path`` (None when the environment has no backend)."""
     if path is None:
         return None
     settings = read_backend_settings(path)
@@ -174,4 +172,10 @@ def state_bucket_store(terraform_dir: Path, environment: str) -> Optional[Bucket
     endpoints = settings.get("endpoints") or {}
     endpoint = (endpoints.get("s3") if isinstance(endpoints, dict) else None) or settings.get("endpoint")
     session = boto3.Session(profile_name=settings.get("profile")) if settings.get("profile") else boto3.Session()
+    if endpoint and endpoint.startswith("http://127.0.0.1:"):  # the sandbox cloud's emulated S3
+        from harness.aws import sandbox_credentials
+
+        credentials = sandbox_credentials()
+        session = boto3.Session(aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
+                                aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"])
     return BucketStore(session.client("s3", region_name=settings.get("region"), endpoint_url=endpoint), bucket)

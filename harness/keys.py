@@ -1,9 +1,11 @@
-"""The run's own SSH key pair, generated per run (never reused across runs)."""
+"""SSH key pairs: the sandbox run's own, generated per run (never reused across runs); the
+persistent environments' operator keys are harness/operator_key.py's."""
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
@@ -14,7 +16,7 @@ from harness.secrets import SSH_PRIVATE_KEY, canary_value
 
 @dataclass(frozen=True)
 class KeyPair:
-    private_key_path: Path  # mode 0600, inside the run directory
+    private_key_path: Optional[Path]  # mode 0600 (a run's: inside the run directory); None: held by the ssh-agent
     public_openssh: str  # "ssh-ed25519 AAAA... comment"
 
 

@@ -277,6 +277,16 @@ def build_check(flake_dir: Path, system: str, name: str, *,
     return returncode == 0, tail
 
 
+def flake_toplevel(flake_dir: Path, configuration: str = "inventory-tracker") -> str:
+    """The store path of ``nixosConfigurations.<configuration>``'s system (its toplevel) built from ``flake_dir``:
+    what ``/run/current-system`` of a host switched to this checkout points to."""
+    attribute = f".#nixosConfigurations.{configuration}.config.system.build.toplevel.outPath"
+    result = nix_command(["eval", "--raw", attribute], flake_dir)
+    if result.returncode != 0:
+        raise HarnessError(f"cannot evaluate the flake's system ({attribute}): {_error_lines(result.stderr)}")
+    return result.stdout.strip()
+
+
 def nixos_switch(flake_dir: Path, target_host: str, user: str, *, ssh_key: Optional[Path] = None,
                  configuration: str = "inventory-tracker", timeout: float = 3600.0) -> str:
     """Apply ``nixosConfigurations.<configuration>`` to ``user@target_host`` with nixos-rebuild.

@@ -33,3 +33,11 @@ class RunOptions:
     # the SSH key that signs staging/production certificates (--signing-key, else $INVENTORY_TRACKER_SIGNING_KEY);
     # the sandbox signs with its own generated key (harness/signing.py)
     signing_key: Optional[Path] = None
+    # where staging/production run: "aws" (default) or "sandbox" (the long-lived sandbox cloud, make cloud-up);
+    # None for the sandbox environment, which makes its own cloud per run (harness/target_cloud.py)
+    cloud: Optional[str] = None
+    # the sandbox cloud's folder (None: $HARNESS_CLOUD_DIR, else clouds/sandbox)
+    cloud_dir: Optional[Path] = None
+    # the persistent environment's operator key on AWS (--operator-key; else $INVENTORY_TRACKER_OPERATOR_KEY
+    # or the ssh-agent; harness/operator_key.py)
+    operator_key: Optional[Path] = None

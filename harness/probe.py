@@ -23,14 +23,16 @@ def _setns(fd: int) -> None:
         raise OSError(error, os.strerror(error))
 
 
-def tcp_open(address: str, port: int, timeout: float = 2.0, netns: str | None = None) -> bool:
-    """True when a TCP connection to ``address:port`` is accepted (optionally from network namespace ``netns``).
+def tcp_open(address: str, port: int, timeout: float = 2.0, netns: str | None = None,
+             source: str | None = None) -> bool:
+    """True when a TCP connection to ``address:port`` is accepted (optionally from network namespace ``netns``,
+    from its address ``source``).
 
     A namespace change affects only the calling thread, so the connection is made
     from a short-lived thread that enters the namespace and then ends.
     """
     if netns is None:
-        return _connect(address, port, timeout)
+        return _connect(address, port, timeout, source)
     outcome: list[bool | BaseException] = []
 
     def worker() -> None:
@@ -40,7 +42,7 @@ def tcp_open(address: str, port: int, timeout: float = 2.0, netns: str | None = 
                 _setns(fd)
             finally:
                 os.close(fd)
-            outcome.append(_connect(address, port, timeout))
+            outcome.append(_connect(address, port, timeout, source))
         except BaseException as exc:  # noqa: BLE001 - reported to the caller below
             outcome.append(exc)
 
@@ -54,9 +56,10 @@ def tcp_open(address: str, port: int, timeout: float = 2.0, netns: str | None = 
     return bool(outcome[0])
 
 
-def _connect(address: str, port: int, timeout: float) -> bool:
+def _connect(address: str, port: int, timeout: float, source: str | None = None) -> bool:
     try:
-        with socket.create_connection((address, port), timeout=timeout):
+        with socket.create_connection((address, port), timeout=timeout,
+                                      source_address=(source, 0) if source else None):
             return True
     except OSError:
         return False
@@ -64,15 +67,20 @@ def _connect(address: str, port: int, timeout: float) -> bool:
 
 @dataclass(frozen=True)
 class InternetProber:
-    """Probes the instance's address from "the internet" (a namespace in the sandbox, this machine elsewhere)."""
+    """Probes the instance's address from "the internet" (a namespace in the sandbox, this machine elsewhere).
+
+    The same class probes from the operators' range (the sandbox cloud's operator address): ``name`` says
+    which, for messages.
+    """
 
     address: str  # the instance's public address as seen from the prober
     netns: str | None = None  # the sandbox "internet" namespace; None = this machine's own network
-    source: str | None = None  # the prober's own address when known (the sandbox's internet namespace)
+    source: str | None = None  # the prober's own address when known (bound: probes leave from it)
+    name: str = "the internet"
 
     def is_open(self, port: int, timeout: float = 2.0) -> bool:
-        """True when a TCP connection to ``port`` of the instance is accepted from the internet."""
-        return tcp_open(self.address, port, timeout, self.netns)
+        """True when a TCP connection to ``port`` of the instance is accepted from the prober."""
+        return tcp_open(self.address, port, timeout, self.netns, self.source if self.netns else None)
 
     def open_ports(self, ports: list[int], timeout: float = 2.0) -> list[int]:
         """The subset of ``ports`` that accept a connection, in order (probed in parallel)."""

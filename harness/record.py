@@ -37,6 +37,9 @@ class RunRecord:
     stored: list[str] = field(default_factory=list)  # where the signed certificate and its signature were stored
     revoked: list[str] = field(default_factory=list)  # where a failed staging run revoked its commit's certificate
     publish_problem: Optional[str] = None  # why the certificate could not be signed/stored, or revoked
+    # what a passing check could not look at, and what covers it instead ({check node id: note}); stated by the
+    # certificate so that a pass is not read as more than it is
+    not_probed: dict[str, str] = field(default_factory=dict)
 
     def finish(self) -> float:
         """Record and return the run's wall time so far."""

@@ -1,6 +1,7 @@
 """The run context: one run id, one run directory, the options, the run's key pair.
 
-The run id (harness/runid.py) names everything a run creates.
+The run id (harness/runid.py) names everything a run creates. A sandbox run makes its own key
+pair; staging and production use their environment's operator key (harness/target_cloud.py).
 """
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from harness.errors import HarnessError
 from harness.keys import KeyPair, generate_keypair
@@ -45,10 +46,25 @@ class RunContext:
     def reused(self) -> bool:
         return self.options.reuse is not None
 
+    @property
+    def cloud(self) -> Optional[str]:
+        """Where staging/production run: "aws" or "sandbox" (the long-lived sandbox cloud); None in the sandbox."""
+        return self.options.cloud
+
+    @property
+    def host_os(self) -> str:
+        """The host's operating system: ``debian`` (sandbox provisioner) or ``nixos``."""
+        from harness.target_cloud import host_os
+
+        return host_os(self.options)
+
     @cached_property
     def ca(self) -> RunCA:
-        """The run's own certificate authority (key in the run folder): signs the sandbox host's certificate."""
-        return RunCA.open(self.run_dir / "ca", self.run_id)
+        """The certificate authority that signs a sandbox host's certificate: the run's own (key in the run
+        folder), or the long-lived sandbox cloud's, whose hosts outlive runs."""
+        from harness.target_cloud import ca_directory
+
+        return RunCA.open(ca_directory(self.options, self.run_dir), self.run_id)
 
     # --- state shared between the stages of a kept run and its reuse ---
     def state_path(self) -> Path:
@@ -77,10 +93,13 @@ def open_run(options: RunOptions) -> RunContext:
         key_path = run_dir / "keys" / "id_ed25519"
         public = (run_dir / "keys" / "id_ed25519.pub").read_text().strip()
         return RunContext(options.reuse, run_dir, options, KeyPair(key_path, public))
+    from harness.target_cloud import operator_keypair
+
+    operator = operator_keypair(options)  # before anything is created: a missing key leaks nothing
     run_id = new_run_id()
     run_dir = options.runs_dir / run_id
     run_dir.mkdir(parents=True)
-    keypair = generate_keypair(run_dir / "keys", comment=f"harness-{run_id}")
+    keypair = operator or generate_keypair(run_dir / "keys", comment=f"harness-{run_id}")
     context = RunContext(run_id, run_dir, options, keypair)
     context.save_state(run_id=run_id, environment=options.environment, kept=False, owner_pid=os.getpid())
     return context

@@ -43,10 +43,11 @@ def _tail(text: str, lines: int = 20) -> str:
 class SshSession:
     """One paramiko connection, reused, to the instance as the deploy user."""
 
-    def __init__(self, address: str, user: str, key_path: Path, port: int = 22, connect_timeout: float = 10):
+    def __init__(self, address: str, user: str, key_path: Path | None, port: int = 22, connect_timeout: float = 10):
+        """``key_path`` None: the operator's key is in the ssh-agent (harness/operator_key.py)."""
         self.address = address
         self.user = user
-        self.key_path = Path(key_path)
+        self.key_path = Path(key_path) if key_path is not None else None
         self.port = port
         self.connect_timeout = connect_timeout
         self._client: paramiko.SSHClient | None = None
@@ -62,9 +63,10 @@ class SshSession:
             client.set_missing_host_key_policy(_AcceptNewHostKey())
             try:
                 client.connect(
-                    self.address, port=self.port, username=self.user, key_filename=str(self.key_path),
+                    self.address, port=self.port, username=self.user,
+                    key_filename=str(self.key_path) if self.key_path else None,
                     timeout=self.connect_timeout, banner_timeout=self.connect_timeout,
-                    auth_timeout=self.connect_timeout, look_for_keys=False, allow_agent=False,
+                    auth_timeout=self.connect_timeout, look_for_keys=False, allow_agent=self.key_path is None,
                 )
             except (paramiko.SSHException, OSError) as exc:
                 client.close()

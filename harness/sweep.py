@@ -3,7 +3,8 @@
 A run whose owning process is gone (crashed, killed, or kept with --keep) is
 swept: its containers, namespaces and nft tables (harness/sandbox/cleanup.py),
 its moto server (the sandbox's cloud), and its run directory. Staging and
-production are never destroyed here: a persistent environment's resources stay,
+production are never destroyed here: a persistent environment's resources stay (the long-lived
+sandbox cloud's instances are named "ic...", not by a run id, and are only named here),
 and a run folder holding its local Terraform state is kept. Sandbox resources named after a run that has no folder
 (and no live owner) are removed too.
 """
@@ -151,6 +152,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     for swept, problems in report.items():
         print(f"swept {swept}: {'OK' if not problems else '; '.join(problems)}")
     print(f"swept {len(report)} run(s)")
+    from harness.sandbox.cloud import running_cloud
+
+    cloud = running_cloud()
+    if cloud is not None:  # it is never cleaned here: staging and production live in it
+        print(f"left running: the sandbox cloud in {cloud.folder} (staging and production live in it); "
+              "`make cloud-down` stops it with everything in it")
     return 1 if any(report.values()) else 0
 
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Optional, Iterable
 
+from harness.deployed import NIXOS_CURRENT_SYSTEM
 from harness.hostinfra import is_loopback, listening_tcp
 
 # Security policy: the effective sshd settings every environment must have.
@@ -27,8 +28,20 @@ NEVER_EXPOSED = (5432,)
 LOG_ERROR_PATTERNS = (r"\bERROR\b", r"^E: ", r"command not found", r"^Traceback ", r": line \d+: ")
 
 
-def check_os(host: Any, spec: dict[str, Any]) -> None:
-    """The instance runs the declared OS (spec.json instance.os_id / os_version_id)."""
+def check_os(host: Any, spec: dict[str, Any], host_os: str = "debian", toplevel: Optional[str] = None) -> None:
+    """The instance runs its environment's OS: Debian 13 as spec.json declares (instance.os_id / os_version_id)
+    where the sandbox provisioner configures it; NixOS running exactly ``toplevel``, the flake's system built
+    from this commit (``/run/current-system``), in staging and production on AWS."""
+    if host_os == "nixos":
+        distribution = host.system_info.distribution
+        assert distribution == "nixos", (
+            f"the instance runs {distribution}, not NixOS: staging and production boot the NixOS AMI "
+            "(spec.json instance.nixos_ami; check ami_id in the tfvars)")
+        current = host.file(NIXOS_CURRENT_SYSTEM).linked_to
+        assert current == toplevel, (
+            f"the host runs the system {current}, not {toplevel} (the flake's inventory-tracker system built "
+            "from this commit): switch it with `pytest -m staging` (nixos-rebuild switch)")
+        return
     actual = (host.system_info.distribution, host.system_info.release)
     want_id, want_version = spec["instance"]["os_id"], spec["instance"]["os_version_id"]
     assert actual == (want_id, want_version), (
@@ -183,24 +196,34 @@ def measure_exposure(host: Any, prober: Any, rules: Iterable[Any], *, timeout: f
     return Exposure(listening, allowed, expected, answered)
 
 
-def check_exposure(exposure: Exposure) -> None:
-    """From the internet exactly the ports that the groups allow and something listens on answer."""
-    assert 22 in exposure.answered, (
-        "SSH (22) does not answer from the internet: the security group must allow it (ssh_allowed_cidrs) "
-        "and sshd must listen"
-    )
+def check_exposure(exposure: Exposure, prober: str = "the internet", ssh_must_answer: bool = True) -> None:
+    """From ``prober`` exactly the ports that the groups allow it and something listens on answer.
+
+    ``ssh_must_answer``: the prober is an operator (inside ssh_allowed_cidrs), or SSH is open to everyone
+    (the sandbox policy); otherwise SSH must not answer it.
+    """
+    if ssh_must_answer:
+        assert 22 in exposure.answered, (
+            f"SSH (22) does not answer from {prober}: the security group must allow it (ssh_allowed_cidrs) "
+            "and sshd must listen"
+        )
+    else:
+        assert 22 not in exposure.answered, (
+            f"SSH (22) answers from {prober}, outside ssh_allowed_cidrs: only the operators' addresses may reach "
+            "it (fix ssh_allowed_cidrs in the tfvars and the security group)"
+        )
     for port in NEVER_EXPOSED:
         assert port not in exposure.answered, (
-            f"port {port} answers from the internet: it must never be exposed (remove it from the security "
+            f"port {port} answers from {prober}: it must never be exposed (remove it from the security "
             "group and bind the service to localhost)"
         )
     unexpected = sorted(exposure.answered - exposure.expected)
     missing = sorted(exposure.expected - exposure.answered)
     assert not unexpected, (
-        f"ports {unexpected} answer from the internet but the security groups do not allow them "
+        f"ports {unexpected} answer from {prober} but the security groups do not allow them "
         f"(allowed: {sorted(exposure.allowed)}): the network edge does not enforce the groups"
     )
     assert not missing, (
-        f"ports {missing} are allowed and listening but do not answer from the internet: "
-        "something between the internet and the service drops them"
+        f"ports {missing} are allowed and listening but do not answer from {prober}: "
+        "something between it and the service drops them"
     )

@@ -193,8 +193,8 @@ def check_instance_shape(instance: Mapping[str, Any], instance_type: str, ami: s
         violations.append(f"instance {iid} is {instance.get('InstanceType')}, spec.json declares {instance_type}: "
                           "fix instance_type in the tfvars or spec.json instance.type")
     if instance.get("ImageId") != ami:
-        violations.append(f"instance {iid} runs AMI {instance.get('ImageId')}, spec.json declares {ami} (Debian 13): "
-                          "fix ami_id in the tfvars or spec.json instance.ami")
+        violations.append(f"instance {iid} runs AMI {instance.get('ImageId')}, its environment's is {ami}: "
+                          "fix ami_id in the tfvars or spec.json instance.ami (Debian 13) / instance.nixos_ami")
     return violations
 
 

@@ -1,4 +1,5 @@
-# inventory-tracker: one EC2 instance (Debian 13) behind one security group, and
+# inventory-tracker: one EC2 instance (Debian 13 in the sandbox, NixOS in staging and production)
+# behind one security group, and
 # an S3 bucket for database backups.
 #
 # Ports, instance type, AMI and volume size come from the declared specification
@@ -12,9 +13,13 @@ locals {
   project       = local.spec.project
   ports         = local.spec.ports
   instance_type = coalesce(var.instance_type, local.spec.instance.type)
-  ami_id        = coalesce(var.ami_id, local.spec.instance.ami)
-  name          = "${local.project}-${var.environment}"
-  bucket_name   = lower("${local.spec.backup.bucket_prefix}-${var.environment}-${var.run_id}")
+  # The sandbox boots the document's Debian 13 (configured by the sandbox provisioner); staging and
+  # production boot the NixOS project's published AMI, so that nixos-rebuild switch has a NixOS host.
+  ami_id = var.ami_id != null ? var.ami_id : (
+    var.environment == "sandbox" ? local.spec.instance.ami : data.aws_ami.nixos[0].id
+  )
+  name        = "${local.project}-${var.environment}"
+  bucket_name = lower("${local.spec.backup.bucket_prefix}-${var.environment}-${var.run_id}")
 
   # Backup retention (spec.json backup.*): barman-cloud keeps a recovery window of
   # retention_days plus the base backup before it, so an object may be needed for
@@ -42,6 +47,24 @@ locals {
       { port = local.ports.app, cidrs = ["0.0.0.0/0"], description = "Phoenix directly, bypassing Nginx (debugging only)" },
     ] : [],
   )
+}
+
+# The NixOS project's AMI for the flake's release (spec.json instance.nixos_ami), newest first;
+# read only when it is used (staging/production without an ami_id override).
+data "aws_ami" "nixos" {
+  count       = var.ami_id == null && var.environment != "sandbox" ? 1 : 0
+  owners      = [local.spec.instance.nixos_ami.owner]
+  most_recent = true
+
+  filter {
+    name   = "name"
+    values = [local.spec.instance.nixos_ami.name]
+  }
+
+  filter {
+    name   = "architecture"
+    values = [local.spec.instance.nixos_ami.architecture]
+  }
 }
 
 provider "aws" {

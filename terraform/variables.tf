@@ -66,7 +66,7 @@ variable "instance_type" {
 }
 
 variable "ami_id" {
-  description = "AMI of the instance; null uses spec.json's instance.ami (Debian 13, ami-0bb7d855677353076)."
+  description = "AMI of the instance; null uses spec.json's instance.ami (Debian 13) in the sandbox and the newest NixOS AMI of spec.json's instance.nixos_ami in staging and production."
   type        = string
   default     = null
 }

@@ -66,9 +66,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="SSH key that signs staging/production certificates, listed in "
                          "certification/allowed_signers (default: $INVENTORY_TRACKER_SIGNING_KEY; "
                          "the sandbox signs with its own key)")
+    group.addoption("--cloud", dest="harness_cloud", default=None, choices=("aws", "sandbox"),
+                    help="where staging/production run: aws (default) or sandbox, the long-lived sandbox cloud "
+                         "that `make cloud-up` starts")
+    group.addoption("--operator-key", dest="harness_operator_key", default=None, metavar="PATH",
+                    help="staging/production on AWS: the operators' SSH key (private, or .pub with the private "
+                         "half in the ssh-agent; default $INVENTORY_TRACKER_OPERATOR_KEY, else the ssh-agent's)")
 
 
 def _options(config: pytest.Config, environment: str) -> RunOptions:
+    from harness.target_cloud import choose_cloud
+
     terraform_dir = Path(config.option.harness_terraform_dir).resolve()
     tfvars = config.option.harness_tfvars
     policy = config.option.harness_policy or environment
@@ -86,6 +94,8 @@ def _options(config: pytest.Config, environment: str) -> RunOptions:
         reports_dir=Path(config.option.harness_reports_dir).resolve(),
         allow_production_apply=bool(config.option.harness_allow_production_apply),
         signing_key=Path(config.option.harness_signing_key) if config.option.harness_signing_key else None,
+        cloud=choose_cloud(environment, config.option.harness_cloud),
+        operator_key=Path(config.option.harness_operator_key) if config.option.harness_operator_key else None,
     )
 
 
@@ -161,28 +171,22 @@ def preflight(options: RunOptions, certifying: bool = True) -> None:
         return
     terraform_binary()
     validate_tfvars(options.tfvars)
-    require_remote_state(options)
     from harness.certificate_publish import signing_key_for, stores_for
+    from harness.target_cloud import allowed_signers, operator_keypair, require_remote_state
 
+    require_remote_state(options)  # and, with --cloud sandbox, that the sandbox cloud runs
+    operator_keypair(options)  # staging/production: the environment's one key, readable
+    if options.cloud == "aws" and not options.aws_endpoint:
+        from harness.runner_address import require_in_ssh_range, runner_public_address, ssh_allowed_cidrs
+
+        require_in_ssh_range(runner_public_address(), ssh_allowed_cidrs(options.tfvars), options.tfvars)
     if certifying:
-        signing_key_for(options)  # staging/production: a named, allowed key that is not the sandbox's
+        signing_key_for(options)  # staging/production on AWS: a named, allowed key that is not the sandbox's
     if options.environment == "production" and options.allow_production_apply:
         from harness.gate import require_staging_certificate
 
-        require_staging_certificate(stores_for(options)[-1])  # the state bucket (remote state is required)
-
-
-def require_remote_state(options: RunOptions) -> None:
-    """Staging and production never apply with their state in a run folder (it would be lost with the run)."""
-    from harness.terraform import backend_config
-
-    applies = options.environment == "staging" or (options.environment == "production"
-                                                   and options.allow_production_apply)
-    if applies and backend_config(options.terraform_dir, options.environment) is None:
-        raise HarnessError(
-            f"{options.environment} keeps its Terraform state in S3, not in a run folder: copy "
-            f"{options.terraform_dir}/backend.hcl.example to {options.terraform_dir}/{options.environment}.backend.hcl "
-            "and fill in the state bucket, then run again")
+        # the state bucket (remote state is required)
+        require_staging_certificate(stores_for(options)[-1], allowed_signers(options))
 
 
 class OutcomeRecorder:
@@ -266,6 +270,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             "run_seconds": record.run_seconds,  # the whole run: set-up, checks and teardown
             **record.deployed,  # instance_id, ami, security_group_rules, host_system, app_version
             "time_to_certificate_seconds": record.time_to_certificate,
+            "cloud": options.cloud or "sandbox (its own, per run)",
+            **({"not_probed": record.not_probed} if record.not_probed else {}),
         },
         certified=certified,
     )

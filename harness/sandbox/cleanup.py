@@ -6,7 +6,7 @@ import logging
 import re
 from pathlib import Path
 
-from harness.runid import is_run_id, run_ids_in
+from harness.runid import is_run_id, is_sandbox_name, run_ids_in
 from harness.sandbox import container, firewall, network
 from harness.sandbox.state import STATE_FILE, ProcessRecord, SandboxState, proc_starttime
 
@@ -182,7 +182,7 @@ def owned_by_live_process(run_id: str) -> bool:
 def sweep_sandbox_run(run_id: str, run_dir: Path | None) -> list[str]:
     """Remove what the run recorded in ``run_dir`` and whatever else carries its name; return the problems."""
     state = (SandboxState.load(run_dir) if run_dir else None) or SandboxState(run_id=run_id)
-    by_name = state_from_names(run_id) if is_run_id(run_id) else SandboxState(run_id=run_id)
+    by_name = state_from_names(run_id) if is_sandbox_name(run_id) else SandboxState(run_id=run_id)
     state.processes += [p for p in by_name.processes if p not in state.processes]
     for kind in ("netns", "veths", "nft_tables", "paths"):
         items = getattr(state, kind)

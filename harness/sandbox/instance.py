@@ -8,6 +8,7 @@ reads the inputs of the boot back from the AWS API.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import socket
@@ -56,6 +57,13 @@ class SandboxInstance:
     rules: list[firewall.IngressRule] = field(default_factory=list)
     s3_endpoint: str | None = None  # the S3 endpoint on the instance's link (None: the instance has none)
     _rules_source: Callable[[], list[firewall.IngressRule]] | None = None
+
+    @property
+    def operator(self) -> InternetProber | None:
+        """Probes from an operator's address inside ssh_allowed_cidrs (sandbox cloud instances only)."""
+        if not self.plan.operator:
+            return None
+        return InternetProber(self.plan.instance, self.plan.internet_netns, self.plan.operator, name="an operator")
 
     @property
     def host_side_address(self) -> str:
@@ -136,19 +144,20 @@ def sandbox_instance(
     timeouts: BootTimeouts = BootTimeouts(),
     keep: bool = False,
     aws: tuple[str, str] | None = None,
+    operator_address: str = "",
 ) -> Iterator[SandboxInstance]:
     """Boot the container for ``seed`` behind the firewall of ``rules_source()``; remove it all on exit.
 
     With ``keep`` the container stays after a normal exit (``--keep``); a failed or
     interrupted boot is always removed. ``aws`` (endpoint URL, region) of the run's
     AWS API gives the instance its link services: metadata (instance profile
-    credentials) and an S3 endpoint.
+    credentials) and an S3 endpoint. ``operator_address`` (sandbox cloud) adds an operator prober.
     """
     state = SandboxState.for_this_process(run_id)
     state.save(run_dir)
     remove = True
     try:
-        instance = _boot(state, run_dir, seed, rules_source, key_path, image_options, timeouts, aws)
+        instance = _boot(state, run_dir, seed, rules_source, key_path, image_options, timeouts, aws, operator_address)
         yield instance
         remove = not keep  # kept only after a successful boot and a normal end
     finally:
@@ -201,10 +210,10 @@ def attach(run_id: str, run_dir: Path, key_path: Path, instance_id: str,
 
 def _boot(state: SandboxState, run_dir: Path, seed: CloudSeed, rules_source: Callable[[], list[firewall.IngressRule]],
           key_path: Path, image_options: ImageOptions | None, timeouts: BootTimeouts,
-          aws: tuple[str, str] | None = None) -> SandboxInstance:
+          aws: tuple[str, str] | None = None, operator_address: str = "") -> SandboxInstance:
     image = ensure_image(image_options)
     run_id = state.run_id
-    plan = network.plan_for_run(run_id, run_dir)
+    plan = dataclasses.replace(network.plan_for_run(run_id, run_dir), operator=operator_address)
     state.network = plan.to_dict()
     with block("sandbox network and firewall"):
         network.enable_forwarding()
@@ -214,6 +223,8 @@ def _boot(state: SandboxState, run_dir: Path, seed: CloudSeed, rules_source: Cal
         state.add(run_dir, "netns", plan.internet_netns)
         state.add(run_dir, "veths", plan.internet_veth)
         network.create_internet(plan)
+        if plan.operator:
+            network.add_operator_address(plan, plan.operator)
         rules = rules_source()
         state.add(run_dir, "nft_tables", run_id)
         apply_firewall(plan, rules)
@@ -306,7 +317,8 @@ def rules_from_api(ec2: Any, instance_id: str) -> list[firewall.IngressRule]:
 def boot_from_api(run_id: str, run_dir: Path, ec2: Any, instance_id: str, key_path: Path,
                   run_public_key: str | None = None, *, image_options: ImageOptions | None = None,
                   timeouts: BootTimeouts = BootTimeouts(), running_timeout: float = 120,
-                  keep: bool = False, aws: tuple[str, str] | None = None) -> Iterator[SandboxInstance]:
+                  keep: bool = False, aws: tuple[str, str] | None = None,
+                  operator_address: str = "") -> Iterator[SandboxInstance]:
     """Boot the sandbox container for the EC2 instance ``instance_id`` from what the API says about it.
 
     ``aws`` (endpoint URL, region of the run's AWS API) gives the instance metadata and S3 on its link.
@@ -314,5 +326,6 @@ def boot_from_api(run_id: str, run_dir: Path, ec2: Any, instance_id: str, key_pa
     wait_running(ec2, instance_id, timeout=running_timeout)
     seed = seed_from_api(ec2, instance_id, fallback_public_key=run_public_key)
     with sandbox_instance(run_id, run_dir, seed, lambda: rules_from_api(ec2, instance_id), key_path,
-                          image_options=image_options, timeouts=timeouts, keep=keep, aws=aws) as instance:
+                          image_options=image_options, timeouts=timeouts, keep=keep, aws=aws,
+                          operator_address=operator_address) as instance:
         yield instance

@@ -21,10 +21,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.runid import is_run_id
+from harness.runid import is_sandbox_name
 
 SANDBOX_NET = ipaddress.ip_network("10.213.0.0/16")
 SUBNET_PREFIX = 29
+# The long-lived sandbox cloud's operators (harness/sandbox/cloud.py): one address per instance, on the
+# instance's internet namespace, the range staging and production allow SSH from. No run's /29 is taken from it.
+OPERATOR_NET = ipaddress.ip_network("10.213.254.0/24")
 METADATA_ADDRESS = "169.254.169.254"  # EC2's instance metadata address, as the instance sees it
 
 
@@ -41,6 +44,7 @@ class AddressPlan:
     instance_veth: str  # host-side veth of the instance link (nft matches oifname on it)
     internet_veth: str  # host-side veth of the internet link
     internet_peer: str  # temporary name of the internet namespace's end before it moves
+    operator: str = ""  # a sandbox cloud instance's operator address (OPERATOR_NET) on the internet namespace
 
     @property
     def internet_cidr(self) -> str:
@@ -81,15 +85,15 @@ def _routes_in_use() -> list[ipaddress.IPv4Network]:
 
 def plan_addresses(run_id: str, in_use: list[ipaddress.IPv4Network] | None = None) -> AddressPlan:
     """The run's addresses: a /29 of 10.213.0.0/16 chosen from the run id, skipping ones in use."""
-    if not is_run_id(run_id):
-        raise HarnessError(f"run id {run_id!r} is not 'it' + 8 hex digits; sandbox names are derived from it")
+    if not is_sandbox_name(run_id):
+        raise HarnessError(f"run id {run_id!r} is not 'it' (or 'ic') + 8 hex digits; sandbox names are derived from it")
     if in_use is None:
         in_use = _routes_in_use()
     subnets = list(SANDBOX_NET.subnets(new_prefix=SUBNET_PREFIX))
     start = int(run_id[2:], 16) % len(subnets)
     for offset in range(len(subnets)):
         subnet = subnets[(start + offset) % len(subnets)]
-        if subnet.network_address == SANDBOX_NET.network_address:
+        if subnet.network_address == SANDBOX_NET.network_address or subnet.overlaps(OPERATOR_NET):
             continue  # keep 10.213.0.0/29 unused: it reads like the network itself
         if any(subnet.overlaps(net) and net.prefixlen > 8 for net in in_use if net != SANDBOX_NET):
             continue
@@ -168,6 +172,16 @@ def create_internet(plan: AddressPlan) -> None:
     _run(ns + ["addr", "add", f"{plan.internet}/30", "dev", "eth0"])
     _run(ns + ["link", "set", "eth0", "up"])
     _run(ns + ["route", "add", "default", "via", plan.internet_host_side])
+
+
+def add_operator_address(plan: AddressPlan, address: str) -> None:
+    """Give the instance's internet namespace a second address, an operator's (inside ssh_allowed_cidrs).
+
+    A probe bound to it crosses the same edge firewall as the internet prober but from the
+    operators' range; the host routes replies to it through the internet link.
+    """
+    _run(["ip", "-n", plan.internet_netns, "addr", "add", f"{address}/32", "dev", "eth0"])
+    _run(["ip", "route", "replace", f"{address}/32", "via", plan.internet, "dev", plan.internet_veth])
 
 
 def delete_link(name: str) -> None:

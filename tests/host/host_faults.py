@@ -56,7 +56,7 @@ CHECKS: dict[str, Callable[[Any], None]] = {
 
 # The certification check (as the certificate lists it) each check function above stands for.
 CHECK_IDS: dict[str, tuple[str, ...]] = {
-    "os": ("suites/test_host.py::test_os_is_debian_13",),
+    "os": ("suites/test_host.py::test_os_is_the_environments",),
     "user_data_finished": ("suites/test_host.py::test_user_data_finished",),
     "nix_installed": ("suites/test_host.py::test_nix_installed",),
     "deploy_user": ("suites/test_host.py::test_deploy_user",),

@@ -145,8 +145,9 @@ def _options(terraform: Path, environment: str, **changes: Any) -> RunOptions:
 def test_staging_publishes_to_the_state_bucket_and_the_production_preflight_reads_it(
         tmp_path, state_bucket, moto_api, operator_key, allowed_signers, checkout):
     terraform, bucket = state_bucket
-    staging = _options(terraform, "staging", signing_key=operator_key.path)
-    production = _options(terraform, "production", allow_production_apply=True, signing_key=operator_key.path)
+    staging = _options(terraform, "staging", signing_key=operator_key.path, operator_key=operator_key.path)
+    production = _options(terraform, "production", allow_production_apply=True, signing_key=operator_key.path,
+                          operator_key=operator_key.path)
     with pytest.raises(HarnessError, match=f"s3://{bucket}/certificates/staging/abc123.json does not exist"):
         preflight(production)
     certificate = tmp_path / "certificate-staging.json"
@@ -163,4 +164,5 @@ def test_staging_publishes_to_the_state_bucket_and_the_production_preflight_read
     with pytest.raises(HarnessError, match="revoked by the failed staging run it0000failed"):
         preflight(production)
     with pytest.raises(HarnessError, match="is the sandbox's own signing key"):
-        preflight(_options(terraform, "production", signing_key=sandbox_signing_key().path))
+        preflight(_options(terraform, "production", signing_key=sandbox_signing_key().path,
+                           operator_key=operator_key.path))
