@@ -32,7 +32,7 @@ SHARED_SESSION_FIXTURES = {
 # Groups and test modules that take longest, started first so that none of them ends the run alone
 # (measured under xdist: the drills about 6 min, each fault deployment 3-6 min, a harness run in a
 # subprocess 1-3 min).
-LONGEST_FIRST = ("drills", "deployment", "fault_runs", "test_secret_canary", "test_chain",
+LONGEST_FIRST = ("test_promotion_flow", "drills", "deployment", "fault_runs", "test_secret_canary", "test_chain",
                  "test_infra_certification", "test_replay_recovery", "test_interrupt", "booted",
                  "test_static_faults", "test_bad_input")
 

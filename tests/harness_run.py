@@ -70,24 +70,26 @@ def processes_tagged(tag: str) -> list[str]:
     return found
 
 
-def harness_command(args: list[str], workdir: Path) -> list[str]:
+def harness_command(args: list[str], workdir: Path, root: Path = REPO_ROOT) -> list[str]:
     return [
         sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
-        "--rootdir", str(REPO_ROOT), "-c", str(REPO_ROOT / "pytest.ini"),
+        "--rootdir", str(root), "-c", str(root / "pytest.ini"),
         f"--runs-dir={workdir / 'runs'}", f"--reports-dir={workdir / 'reports'}",
         *args,
     ]
 
 
-def _env(workdir: Path, extra: Optional[dict[str, str]]) -> dict[str, str]:
-    return {**os.environ, **(extra or {}), "HARNESS_TEST_TAG": str(workdir)}
+def _env(workdir: Path, extra: Optional[dict[str, str]], root: Path = REPO_ROOT) -> dict[str, str]:
+    # PYTHONPATH: the harness of ``root`` (a clone, for a run of another commit), not the installed one.
+    return {**os.environ, **(extra or {}), "HARNESS_TEST_TAG": str(workdir), "PYTHONPATH": str(root)}
 
 
 def run_harness(args: list[str], workdir: Path, *, env: Optional[dict[str, str]] = None,
-                timeout: float = 900) -> HarnessRun:
-    """Run pytest with the harness plugin; report exit code, output and leaked processes/run dirs."""
-    proc = subprocess.Popen(harness_command(args, workdir), cwd=REPO_ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env=_env(workdir, env))
+                timeout: float = 900, root: Path = REPO_ROOT) -> HarnessRun:
+    """Run pytest with the harness plugin (of checkout ``root``); report exit code, output and leaked
+    processes/run dirs."""
+    proc = subprocess.Popen(harness_command(args, workdir, root), cwd=root, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=_env(workdir, env, root))
     try:
         output, _ = proc.communicate(timeout=timeout)
     except BaseException:
@@ -99,10 +101,11 @@ def run_harness(args: list[str], workdir: Path, *, env: Optional[dict[str, str]]
 
 
 def interrupt_harness(args: list[str], workdir: Path, when: str, *, sig: int = signal.SIGINT,
-                      delay: float = 0, timeout: float = 600) -> HarnessRun:
+                      delay: float = 0, timeout: float = 600, root: Path = REPO_ROOT,
+                      env: Optional[dict[str, str]] = None) -> HarnessRun:
     """Start a run; ``delay`` seconds after ``when`` appears in its output, send ``sig`` to pytest alone."""
-    proc = subprocess.Popen(harness_command(args, workdir), cwd=REPO_ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env=_env(workdir, None))
+    proc = subprocess.Popen(harness_command(args, workdir, root), cwd=root, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=_env(workdir, env, root))
     assert proc.stdout is not None
     lines = []
     deadline = time.monotonic() + timeout

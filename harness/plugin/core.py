@@ -174,8 +174,8 @@ def preflight(options: RunOptions, certifying: bool = True) -> None:
     from harness.certificate_publish import signing_key_for, stores_for
     from harness.target_cloud import allowed_signers, operator_keypair, require_remote_state
 
-    require_remote_state(options)  # and, with --cloud sandbox, that the sandbox cloud runs
-    operator_keypair(options)  # staging/production: the environment's one key, readable
+    operator_keypair(options)  # staging/production: the environment's one key, readable (and the sandbox cloud up)
+    require_remote_state(options)
     if options.cloud == "aws" and not options.aws_endpoint:
         from harness.runner_address import require_in_ssh_range, runner_public_address, ssh_allowed_cidrs
 
