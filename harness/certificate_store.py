@@ -26,11 +26,11 @@ from pathlib import Path
 from typing import Any, Optional, Protocol
 
 import boto3
-import hcl2
 from botocore.exceptions import BotoCoreError, ClientError
 
 from harness.errors import HarnessError
 from harness.signing import SIGNATURE_SUFFIX
+from harness.terraform import read_hcl
 
 PREFIX = "certificates"
 
@@ -154,11 +154,7 @@ def fetch(store: Store, environment: str, commit: str) -> StoredCertificate:
 
 def read_backend_settings(path: Path) -> dict[str, Any]:
     """The settings of a Terraform S3 backend file (``bucket``, ``region``, ``endpoints``...)."""
-    try:
-        return hcl2.loads(path.read_text(), serialization_options=hcl2.SerializationOptions(
-            strip_string_quotes=True, with_comments=False))
-    except Exception as exc:  # noqa: BLE001 - any parse error: one message naming the file
-        raise HarnessError(f"cannot read {path} as a Terraform backend file: {exc}") from None
+    return read_hcl(path, "a Terraform backend file")
 
 
 def state_bucket_store(path: Optional[Path]) -> Optional[BucketStore]:

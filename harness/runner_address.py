@@ -31,12 +31,9 @@ def runner_public_address(timeout: float = 10.0) -> str:
 
 def ssh_allowed_cidrs(tfvars: Path) -> list[str]:
     """``ssh_allowed_cidrs`` of a tfvars file."""
-    import hcl2
+    from harness.terraform import read_hcl
 
-    try:
-        values = hcl2.loads(tfvars.read_text())
-    except Exception as exc:  # noqa: BLE001 - any parse error: one message naming the file
-        raise HarnessError(f"cannot read {tfvars}: {exc}") from None
+    values = read_hcl(tfvars, "a Terraform variables file")
     cidrs = values.get("ssh_allowed_cidrs")
     if not isinstance(cidrs, list) or not cidrs:
         raise HarnessError(f"{tfvars} sets no ssh_allowed_cidrs: list the operators' addresses there")

@@ -312,6 +312,18 @@ def terraform_env(run_dir: Path, aws_env: dict[str, str]) -> dict[str, str]:
     return env
 
 
+def read_hcl(path: Path, what: str) -> dict[str, Any]:
+    """The top-level settings of an HCL file (a backend file, a tfvars file), strings unquoted; one
+    HarnessError naming the file, as ``what``, when it cannot be read."""
+    import hcl2
+
+    try:
+        return hcl2.loads(path.read_text(), serialization_options=hcl2.SerializationOptions(
+            strip_string_quotes=True, with_comments=False))
+    except Exception as exc:  # noqa: BLE001 - any parse error: one message naming the file
+        raise HarnessError(f"cannot read {path} as {what}: {exc}") from None
+
+
 def validate_tfvars(path: Path) -> None:
     """Fail early, with the fix, when the variables file is missing."""
     if not path.is_file():
