@@ -197,6 +197,8 @@ def attach(run_id: str, run_dir: Path, key_path: Path, instance_id: str,
     )
     remove = not keep
     try:
+        if plan.operator:
+            network.add_operator_address(plan, plan.operator)
         if rules_source is not None:
             instance.refresh_firewall()
         yield instance

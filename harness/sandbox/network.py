@@ -178,9 +178,10 @@ def add_operator_address(plan: AddressPlan, address: str) -> None:
     """Give the instance's internet namespace a second address, an operator's (inside ssh_allowed_cidrs).
 
     A probe bound to it crosses the same edge firewall as the internet prober but from the
-    operators' range; the host routes replies to it through the internet link.
+    operators' range; the host routes replies to it through the internet link. Idempotent: a run
+    that attaches to the instance calls it again (a host route can be lost while the instance stays).
     """
-    _run(["ip", "-n", plan.internet_netns, "addr", "add", f"{address}/32", "dev", "eth0"])
+    _run(["ip", "-n", plan.internet_netns, "addr", "replace", f"{address}/32", "dev", "eth0"])
     _run(["ip", "route", "replace", f"{address}/32", "via", plan.internet, "dev", plan.internet_veth])
 
 
