@@ -335,29 +335,37 @@ def _row_counts(deployment: Any, database: str) -> dict[str, int]:
 
 
 def check_dump_restores(deployment: Any) -> dict[str, int]:
-    """The newest pg_dump restores with pg_restore into a scratch database whose row counts match the live one."""
-    database = deployment.spec["database"]["name"]
+    """The newest pg_dump restores with pg_restore into a scratch database whose row counts are the ones
+    recorded at dump time (counted by pg-dump-to-s3 in the dump's own snapshot, stored next to it)."""
     port = deployment.spec["database"]["port"]
+    where = location(deployment)
     fetched = as_postgres(deployment, f"pg-dump-to-s3 --fetch-latest {DUMP_FILE}", timeout=120)
     assert fetched.exit_status == 0, (
-        f"fetching the newest pg_dump from s3://{location(deployment).bucket}/{location(deployment).dumps_prefix} "
+        f"fetching the newest pg_dump and its recorded row counts from s3://{where.bucket}/{where.dumps_prefix} "
         f"failed: {redact(str(fetched.stderr).strip()[-600:])}")
-    key = str(fetched.stdout).strip()
+    try:
+        latest = json.loads(str(fetched.stdout).strip().splitlines()[-1])
+        key, recorded = str(latest["key"]), {str(k): int(v) for k, v in latest["row_counts"].items()}
+    except (ValueError, KeyError, IndexError, AttributeError) as exc:
+        raise HarnessError(f"pg-dump-to-s3 --fetch-latest printed no dump key and row counts ({exc}): "
+                           f"{redact(str(fetched.stdout).strip()[-300:])}") from None
     try:
         sql(deployment, f"DROP DATABASE IF EXISTS {DUMP_DB}; CREATE DATABASE {DUMP_DB};")
         restored = as_postgres(deployment, f"pg_restore --no-owner --exit-on-error -p {port} -d {DUMP_DB} {DUMP_FILE}",
                                timeout=300)
         assert restored.exit_status == 0, (
-            f"pg_restore of s3://{location(deployment).bucket}/{key} failed: "
+            f"pg_restore of s3://{where.bucket}/{key} failed: "
             f"{redact(str(restored.stderr).strip()[-600:])}")
-        live, copy = _row_counts(deployment, database), _row_counts(deployment, DUMP_DB)
+        copy = _row_counts(deployment, DUMP_DB)
     finally:
         sql(deployment, f"DROP DATABASE IF EXISTS {DUMP_DB};")
         deployment.ssh.sudo(f"rm -f {DUMP_FILE}", check=False)
-    assert live, f"the live database {database} has no tables to compare the dump with"
-    assert copy == live, (
-        f"the dump s3://{location(deployment).bucket}/{key} restores to other row counts than the live database "
-        f"{database}: dump {copy}, live {live}")
+    assert recorded, (
+        f"the row counts recorded with s3://{where.bucket}/{key} ({latest.get('counts_key')}) name no table: "
+        f"the dumped database {latest.get('database')} had no tables to compare a restore with")
+    assert copy == recorded, (
+        f"the dump s3://{where.bucket}/{key} restores to other row counts than were recorded when it was taken "
+        f"(s3://{where.bucket}/{latest.get('counts_key')}): restored {copy}, recorded at dump time {recorded}")
     return copy
 
 

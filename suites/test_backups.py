@@ -56,7 +56,7 @@ def test_base_backup_and_wal_restore(deployment):
 @pytest.mark.staging
 @pytest.mark.production
 def test_pg_dump_restores(deployment):
-    """The newest pg_dump restores with pg_restore; its table row counts match the live database."""
+    """The newest pg_dump restores with pg_restore; its table row counts match those recorded at dump time."""
     counts = backup_checks.check_dump_restores(deployment)
     log.info("pg_dump restored with row counts %s", counts)
 

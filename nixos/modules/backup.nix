@@ -27,7 +27,7 @@ let
     text = builtins.readFile ../backup/inventory-tracker-backup.sh;
   };
   dumpTool = pkgs.writeScriptBin "pg-dump-to-s3" ''
-    #!${pkgs.python3.withPackages (ps: [ ps.boto3 ])}/bin/python3
+    #!${pkgs.python3.withPackages (ps: [ ps.boto3 ps.psycopg ])}/bin/python3
     ${builtins.readFile ../backup/pg-dump-to-s3.py}
   '';
   job = description: command: calendar: {
