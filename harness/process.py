@@ -1,9 +1,18 @@
-"""Processes the harness starts in their own group (moto, nix builds): is it alive, stop the group."""
+"""Processes: is one alive; stop a group the harness started (moto, nix builds); stop a list of processes."""
 from __future__ import annotations
 
 import os
 import signal
 import time
+from typing import Iterable, Protocol
+
+
+class Stoppable(Protocol):
+    """A process known by its pid that can tell whether it is still this very process (pid reuse)."""
+
+    pid: int
+
+    def alive(self) -> bool: ...
 
 
 def pid_alive(pid: int) -> bool:
@@ -39,3 +48,23 @@ def stop_group(pid: int, timeout: float = 10, kill_timeout: float = 5) -> None:
             if _reaped_or_gone(pid):
                 return
             time.sleep(0.1)
+
+
+def stop_processes(processes: Iterable[Stoppable], timeout: float = 5.0) -> None:
+    """SIGTERM every process of ``processes`` that is alive; SIGKILL those still alive after ``timeout``.
+
+    Each signal is followed by a wait of at most ``timeout`` seconds for all of them to be gone. A
+    process is signalled only while its own ``alive()`` says it is still the same process, so a pid
+    that was reused by an unrelated process is left alone.
+    """
+    processes = list(processes)
+    for signum in (signal.SIGTERM, signal.SIGKILL):
+        for process in processes:
+            if process.alive():
+                try:
+                    os.kill(process.pid, signum)
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and any(p.alive() for p in processes):
+            time.sleep(0.05)

@@ -6,7 +6,9 @@ its moto server (the sandbox's cloud), and its run directory. Staging and
 production are never destroyed here: a persistent environment's resources stay (the long-lived
 sandbox cloud's instances are named "ic...", not by a run id, and are only named here),
 and a run folder holding its local Terraform state is kept. Sandbox resources named after a run that has no folder
-(and no live owner) are removed too.
+(and no live owner) are removed too. Processes still working in a swept run's folder, or in a folder whose path
+carries its run id (an orphaned ``terraform`` or ``terraform-provider-aws``, even after the folder was removed:
+``/proc/PID/cwd`` then ends in " (deleted)"), are stopped; the sweep never stops itself or its ancestors.
 """
 from __future__ import annotations
 
@@ -22,7 +24,8 @@ from harness.errors import HarnessError
 from harness.logblock import block
 from harness.process import pid_alive, stop_group
 from harness.runid import is_run_id
-from harness.sandbox.cleanup import owned_by_live_process, run_ids_on_machine, sweep_sandbox_run
+from harness.sandbox.cleanup import (owned_by_live_process, run_ids_of_removed_cwds, run_ids_on_machine,
+                                     stop_processes_of_run, sweep_sandbox_run)
 from harness.sandbox.state import STATE_FILE, SandboxState
 from harness.spec import REPO_ROOT
 from harness.terraform import has_remote_state
@@ -74,6 +77,8 @@ def sweep_run(run_dir: Path) -> list[str]:
             log.warning("run %s (%s) keeps its Terraform state in %s: the folder stays; move the environment to "
                         "a remote backend (terraform/<env>.backend.hcl)", run_id, state["environment"], run_dir)
             return problems
+        # Terraform and its provider (or anything else) still working in the folder: stopped before it goes.
+        problems += stop_processes_of_run(run_id, run_dir)
         shutil.rmtree(run_dir, ignore_errors=True)
     return problems
 
@@ -104,10 +109,10 @@ def sweep(runs_dir: Path, run_id: Optional[str] = None, *, include_alive: bool =
         if not report:
             raise HarnessError(f"no run {run_id} in {runs_dir}; `ls {runs_dir}` lists the runs")
         return report
-    for orphan in sorted(run_ids_on_machine() - known):
+    for orphan in sorted((run_ids_on_machine() | run_ids_of_removed_cwds()) - known):
         if include_alive or not owned_by_live_process(orphan):
             with block(f"sweeping resources of run {orphan} (no run folder)"):
-                report[orphan] = sweep_sandbox_run(orphan, None)
+                report[orphan] = sweep_sandbox_run(orphan, None) + stop_processes_of_run(orphan, None)
     return report
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import secrets
 import shlex
 import time
@@ -18,6 +19,8 @@ from typing import Any, Optional
 from harness.errors import HarnessError
 from harness.redaction import redact
 from harness.retry import wait_until
+
+log = logging.getLogger("harness.checks.backups")
 
 ARCHIVE_DEADLINE = 30.0  # seconds a switched WAL segment may take to reach the bucket
 RESTORE_DIR = "/var/lib/postgresql/restore-check"  # scratch cluster's data directory (removed afterwards)
@@ -67,10 +70,14 @@ def location(deployment: Any) -> BackupLocation:
 
 
 def as_postgres(deployment: Any, command: str, *, timeout: float = 120, stdin: Optional[str] = None) -> Any:
-    """Run ``command`` on the host as the postgres user (with the backup settings in its environment)."""
+    """Run ``command`` on the host as the postgres user (with the backup settings in its environment).
+
+    ``command`` is a shell command line run whole by a shell of the postgres user: every part of a
+    ``a || b`` or ``a && b`` runs as postgres (pg_ctl refuses to run as root).
+    """
     env_file = deployment.spec["backup"]["env_file"]
     wrapped = f"cd / && runuser -u postgres -- env INVENTORY_TRACKER_BACKUP_ENV={shlex.quote(env_file)} " \
-              f"PATH=/usr/local/bin:/run/current-system/sw/bin:/usr/bin:/bin {command}"
+              f"PATH=/usr/local/bin:/run/current-system/sw/bin:/usr/bin:/bin sh -c {shlex.quote(command)}"
     return deployment.ssh.sudo(wrapped, check=False, timeout=timeout,
                                stdin=stdin.encode() if stdin is not None else None)
 
@@ -265,40 +272,95 @@ def restore_base_backup(deployment: Any, backup_id: str) -> float:
              "pg_ident.conf": "", "recovery.signal": ""}
     for name, text in files.items():
         as_postgres(deployment, f"tee {RESTORE_DIR}/{name} >/dev/null", stdin=text)
-    started = as_postgres(deployment, f"{pg_bin}/pg_ctl -D {RESTORE_DIR} -l {RESTORE_DIR}/startup.log -w "
-                                      f"-t {int(RESTORE_TIMEOUT)} start", timeout=RESTORE_TIMEOUT + 30)
+    # pg_ctl starts the cluster and returns (-W): the wait below is the harness's own, and it ends at once
+    # when no process of the cluster is left (a failed start or recovery).
+    started = as_postgres(deployment, f"{pg_bin}/pg_ctl -D {RESTORE_DIR} -l {RESTORE_DIR}/startup.log -W start",
+                          timeout=60)
 
     def log_tail() -> str:
         return redact(str(deployment.ssh.sudo(f"tail -n 25 {RESTORE_DIR}/startup.log", check=False).stdout))
 
     assert started.exit_status == 0, (
         f"the scratch cluster restored from base backup {backup_id} did not start (recovery from "
-        f"{location(deployment).url} failed):\n{log_tail()}")
+        f"{location(deployment).url} failed): {redact(str(started.stderr).strip()[-300:])}\n{log_tail()}")
 
     refused: list[str] = []
+    vanished: list[bool] = []  # probes in a row that found no process of the cluster
 
     def promoted() -> bool:
         try:
             return sql(deployment, "SELECT pg_is_in_recovery()", extra=f"-h {RESTORE_DIR} -p {RESTORE_PORT}") == "f"
-        except HarnessError as exc:  # a cluster ending its recovery may refuse a connection for a moment
+        except HarnessError as exc:  # starting, or ending its recovery: the cluster refuses connections for a while
             refused[:] = [str(exc)]
-            return False
+        vanished[:] = vanished + [True] if not scratch_processes(deployment) else []
+        if len(vanished) >= 2:  # twice: not the moment between pg_ctl's fork and the postmaster's exec
+            raise HarnessError(f"no process of the scratch cluster in {RESTORE_DIR} is left: it stopped")
+        return False
 
     try:
         wait_until(f"the restored cluster to finish recovery from {location(deployment).url}", promoted,
                    timeout=RESTORE_TIMEOUT, interval=0.25)
-    except HarnessError:
+    except HarnessError as exc:
         raise AssertionError(f"the cluster restored from base backup {backup_id} did not reach a consistent, "
-                             f"promoted state{(' (last refusal: ' + refused[0] + ')') if refused else ''}:\n"
+                             f"promoted state ({exc})"
+                             f"{(' (last refusal: ' + refused[0] + ')') if refused else ''}:\n"
                              f"{log_tail()}") from None
     return time.monotonic() - start
 
 
-def remove_scratch_cluster(deployment: Any, pg_bin: Optional[str] = None) -> None:
-    """Stop and remove the restore check's scratch cluster, if any."""
-    pg_bin = pg_bin or _pg_bin(deployment)
+# Lists the processes of a scratch cluster in RESTORE_DIR, one "pid argv" line each: every process working in
+# the folder (a postmaster and its children chdir to their data directory; its restore_command's too), also
+# after the folder was removed under it, and a postmaster started for it that has not changed into it yet.
+SCRATCH_PROCESSES = r"""
+for p in /proc/[0-9]*; do
+  cwd=$(readlink "$p/cwd" 2>/dev/null) || continue
+  argv=$(tr '\0' ' ' < "$p/cmdline" 2>/dev/null) || continue
+  case "$cwd" in
+    DIR|DIR/*|"DIR (deleted)") echo "${p#/proc/} $argv"; continue ;;
+  esac
+  first=${argv%% *}
+  case "${first##*/}" in
+    postgres) case " $argv" in *" DIR "*) echo "${p#/proc/} $argv" ;; esac ;;
+  esac
+done
+"""
+SCRATCH_STOP_GRACE = 15.0  # seconds an immediate shutdown may take before what is left gets SIGKILL
+SCRATCH_STOP_TIMEOUT = 60.0
+
+
+def scratch_processes(deployment: Any) -> list[str]:
+    """The processes of any scratch cluster of the restore check on the host: ``"pid argv"`` each."""
+    found = deployment.ssh.sudo(SCRATCH_PROCESSES.replace("DIR", RESTORE_DIR), check=False, timeout=30)
+    return [line for line in str(found.stdout).splitlines() if line.strip()]
+
+
+def stop_scratch_processes(deployment: Any, pg_bin: str) -> None:
+    """Stop the scratch cluster (immediate shutdown) and wait until none of its processes is left.
+
+    A postmaster that outlives its removed folder (a stop that timed out, a postmaster.pid that was gone)
+    unlinks its socket and lock files by path when it finally exits: they are the next scratch cluster's,
+    which then runs without a socket. So nothing of an old cluster may be left when a new one is set up.
+    """
     as_postgres(deployment, f"test ! -f {RESTORE_DIR}/postmaster.pid || {pg_bin}/pg_ctl -D {RESTORE_DIR} "
-                            "-m immediate -w stop", timeout=60)
+                            "-m immediate -W stop", timeout=60)
+    kill_after = time.monotonic() + SCRATCH_STOP_GRACE
+
+    def none_left() -> bool:
+        left = scratch_processes(deployment)
+        if left and time.monotonic() > kill_after:
+            log.warning("scratch cluster processes left %.0f s after an immediate shutdown, killed: %s",
+                        SCRATCH_STOP_GRACE, redact("; ".join(left)))
+            deployment.ssh.sudo(f"kill -KILL {' '.join(line.split()[0] for line in left)}", check=False, timeout=30)
+        return not left
+
+    wait_until(f"every process of the scratch cluster in {RESTORE_DIR} to exit (an immediate shutdown, SIGKILL "
+               f"after {SCRATCH_STOP_GRACE:.0f} s)", none_left, timeout=SCRATCH_STOP_TIMEOUT, interval=0.25,
+               explain=lambda: redact("\n".join(scratch_processes(deployment))))
+
+
+def remove_scratch_cluster(deployment: Any, pg_bin: Optional[str] = None) -> None:
+    """Stop the restore check's scratch cluster, if any, wait until no process of it is left, and remove it."""
+    stop_scratch_processes(deployment, pg_bin or _pg_bin(deployment))
     deployment.ssh.sudo(f"rm -rf {RESTORE_DIR}", check=False, timeout=60)
 
 

@@ -3,9 +3,11 @@ what dead runs left, found by the records in their folders and by the run id in 
 from __future__ import annotations
 
 import logging
+import os
 import re
 from pathlib import Path
 
+from harness.process import stop_processes
 from harness.runid import is_run_id, is_sandbox_name, run_ids_in
 from harness.sandbox import container, firewall, network
 from harness.sandbox.state import STATE_FILE, ProcessRecord, SandboxState, proc_starttime
@@ -49,21 +51,7 @@ def cleanup_state(state: SandboxState, run_dir: Path | None, *, stop_timeout: fl
 
 def stop_link_services(processes: list[ProcessRecord], timeout: float = 5.0) -> None:
     """SIGTERM the instance's link services (metadata, S3 endpoint), SIGKILL after ``timeout``."""
-    import os
-    import signal
-    import time
-
-    link = [p for p in processes if p.role == "link"]
-    for signum in (signal.SIGTERM, signal.SIGKILL):
-        for process in link:
-            if process.alive():
-                try:
-                    os.kill(process.pid, signum)
-                except ProcessLookupError:
-                    pass
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and any(p.alive() for p in link):
-            time.sleep(0.05)
+    stop_processes([p for p in processes if p.role == "link"], timeout=timeout)
 
 
 def link_service_pids(run_id: str) -> list[int]:
@@ -177,6 +165,77 @@ def owned_by_live_process(run_id: str) -> bool:
         if ppid > 1:
             return True
     return False
+
+
+REMOVED_SUFFIX = " (deleted)"  # what /proc/PID/cwd's link shows when the folder was removed
+
+
+def process_cwds() -> list[tuple[int, str, bool]]:
+    """(pid, working directory, whether that folder was removed) of every process this machine shows in /proc."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cwd = os.readlink(proc / "cwd")
+        except OSError:  # gone, or a kernel thread
+            continue
+        removed = cwd.endswith(REMOVED_SUFFIX)
+        found.append((int(proc.name), cwd[:-len(REMOVED_SUFFIX)] if removed else cwd, removed))
+    return found
+
+
+def this_process_and_ancestors() -> set[int]:
+    """The pids of this process and every process above it (never stopped by a sweep)."""
+    pids, pid = set(), os.getpid()
+    while pid > 0 and pid not in pids:
+        pids.add(pid)
+        try:
+            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            break
+    return pids
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
+def processes_of_run(run_id: str, run_dir: Path | None) -> list[ProcessRecord]:
+    """Processes working in the run's folder (``run_dir``, even after it was removed) or in any folder whose path
+    carries ``run_id`` (a Terraform or provider process left by the run); never this process or its ancestors."""
+    folders = {str(run_dir), str(run_dir.resolve())} if run_dir is not None else set()
+    spared = this_process_and_ancestors()
+    found = []
+    for pid, cwd, _ in process_cwds():
+        if pid in spared or not (run_id in run_ids_in(cwd) or any(_inside(cwd, f) for f in folders)):
+            continue
+        start = proc_starttime(pid)
+        if start is not None:
+            found.append(ProcessRecord("cwd", pid, start))
+    return found
+
+
+def run_ids_of_removed_cwds() -> set[str]:
+    """Run ids in the working directories of processes whose folder was removed (a run folder swept or deleted
+    under them): what is left of runs that have no folder any more."""
+    return {run_id for _, cwd, removed in process_cwds() if removed for run_id in run_ids_in(cwd)}
+
+
+def stop_processes_of_run(run_id: str, run_dir: Path | None, timeout: float = 5.0) -> list[str]:
+    """Stop (SIGTERM, then SIGKILL) the processes :func:`processes_of_run` finds; the ones still there."""
+    processes = processes_of_run(run_id, run_dir)
+    for process in processes:
+        log.info("run %s: stopping process %d working in %s", run_id, process.pid, _cwd_of(process.pid))
+    stop_processes(processes, timeout=timeout)
+    return [f"still present: process {p.pid} working in {_cwd_of(p.pid)}" for p in processes if p.alive()]
+
+
+def _cwd_of(pid: int) -> str:
+    try:
+        return os.readlink(f"/proc/{pid}/cwd")
+    except OSError:
+        return "(gone)"
 
 
 def sweep_sandbox_run(run_id: str, run_dir: Path | None) -> list[str]:

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import shlex
 
-from host_faults import Fault
+from host_faults import edit_nginx_site, one_check_fault
 
 SSHD_CRYPTO = "/etc/ssh/sshd_config.d/00-crypto-baseline.conf"  # fixtures/sandbox/render.py Layout.sshd_crypto
-NGINX_SITE = "/etc/nginx/sites-available/inventory-tracker"
 CBC_CIPHER = "ECDHE-ECDSA-AES128-SHA"  # TLS 1.2 CBC with a SHA-1 MAC: not in Mozilla intermediate
 
 # The certification checks (node ids as the certificate lists them) behind the names in host_faults.CHECKS.
@@ -34,31 +33,24 @@ def _nginx_accepts(options: str) -> str:
     return f"echo | timeout 5 openssl s_client -connect 127.0.0.1:443 {options} >/dev/null 2>&1"
 
 
-def _edit_site(sed: str) -> str:
-    return f"sed -i -E {shlex.quote(sed)} {NGINX_SITE} && nginx -t -q && systemctl reload nginx.service"
-
-
 CRYPTO_FAULTS = [
-    Fault(
+    one_check_fault(
         "hmac-sha1 re-enabled in sshd",
         lambda d: f"sed -i 's/^MACs .*/&,hmac-sha1/' {SSHD_CRYPTO} && sshd -t && systemctl reload ssh.service",
-        frozenset({"sshd_crypto"}),
-        hint="hmac-sha1",
+        "sshd_crypto", "hmac-sha1",
         settled=lambda d: _offered_by_sshd("hmac-sha1"),
     ),
-    Fault(
+    one_check_fault(
         f"a CBC cipher ({CBC_CIPHER}) re-enabled in Nginx",
-        lambda d: _edit_site(rf"s/^(\s*ssl_ciphers\s+)([^;]*);/\1\2:{CBC_CIPHER};/"),
-        frozenset({"tls_intermediate"}),
-        hint=CBC_CIPHER,
+        lambda d: edit_nginx_site(rf"s/^(\s*ssl_ciphers\s+)([^;]*);/\1\2:{CBC_CIPHER};/"),
+        "tls_intermediate", CBC_CIPHER,
         settled=lambda d: _nginx_accepts(f"-tls1_2 -cipher {CBC_CIPHER}"),
     ),
-    Fault(
+    one_check_fault(
         "TLS 1.0 and 1.1 re-enabled in Nginx",
-        lambda d: _edit_site(r"s/^(\s*ssl_protocols\s+)[^;]*;/\1TLSv1 TLSv1.1 TLSv1.2 TLSv1.3;/; "
-                             rf"s/^(\s*ssl_ciphers\s+)([^;]*);/\1\2:{CBC_CIPHER}:@SECLEVEL=0;/"),
-        frozenset({"tls_intermediate"}),
-        hint="accepts TLSv1.1",
+        lambda d: edit_nginx_site(r"s/^(\s*ssl_protocols\s+)[^;]*;/\1TLSv1 TLSv1.1 TLSv1.2 TLSv1.3;/; "
+                                  rf"s/^(\s*ssl_ciphers\s+)([^;]*);/\1\2:{CBC_CIPHER}:@SECLEVEL=0;/"),
+        "tls_intermediate", "accepts TLSv1.1",
         settled=lambda d: _nginx_accepts(f"-tls1_1 -cipher {shlex.quote(CBC_CIPHER + ':@SECLEVEL=0')}"),
     ),
 ]

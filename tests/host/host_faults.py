@@ -100,12 +100,32 @@ class Fault:
     provisioner_repairs: bool = True  # False: the provisioner has nothing to change afterwards
 
 
+def one_check_fault(name: str, breaks: Callable[[Any], str], check: str, hint: str, **options: Any) -> Fault:
+    """A fault that exactly one check (``check``, a name in CHECKS) must catch; ``options`` as in :class:`Fault`."""
+    return Fault(name, breaks, frozenset({check}), hint=hint, **options)
+
+
+NGINX_SITE = "/etc/nginx/sites-available/inventory-tracker"
+
+
+def edit_nginx_site(sed: str) -> str:
+    """Shell: edit the Nginx site with ``sed -E`` expression ``sed``, test the configuration, reload Nginx."""
+    return f"sed -i -E {shlex.quote(sed)} {NGINX_SITE} && nginx -t -q && systemctl reload nginx.service"
+
+
+def _edit_app_unit(d: Any, sed: str) -> str:
+    """Shell: edit the application's unit file with ``sed`` expression ``sed``, then reload systemd and restart it."""
+    unit = shlex.quote(d.app_unit)
+    return (f"sed -i {shlex.quote(sed)} {shlex.quote(f'/etc/systemd/system/{d.app_unit}')} && "
+            f"systemctl daemon-reload && systemctl restart {unit}")
+
+
 def _curl_status(url: str) -> str:
     return f"curl -sk -o /dev/null --max-time 5 -w '%{{http_code}}' {shlex.quote(url)}"
 
 
-def _app_unit_path(d: Any) -> str:
-    return f"/etc/systemd/system/{d.app_unit}"
+# Shell: the application answers through Nginx again (after a fault restarted it).
+_APP_ANSWERS = f"[ \"$({_curl_status('http://127.0.0.1/health')})\" = 200 ]"
 
 
 FAULTS = [
@@ -118,11 +138,8 @@ FAULTS = [
     ),
     Fault(
         "proxy_pass to the wrong port",
-        lambda d: (
-            f"sed -i 's#proxy_pass http://{d.spec['app']['bind']}:{d.spec['app']['port']};"
-            f"#proxy_pass http://{d.spec['app']['bind']}:{d.spec['app']['port'] + 1};#' "
-            "/etc/nginx/sites-available/inventory-tracker && systemctl reload nginx.service"
-        ),
+        lambda d: edit_nginx_site(f"s#proxy_pass http://{d.spec['app']['bind']}:{d.spec['app']['port']};"
+                                  f"#proxy_pass http://{d.spec['app']['bind']}:{d.spec['app']['port'] + 1};#"),
         frozenset({"http_root", "http_health", "item_roundtrip"}),
         hint="proxy_pass",
         settled=lambda d: f"[ \"$({_curl_status('http://127.0.0.1/health')})\" = 502 ]",
@@ -137,31 +154,16 @@ FAULTS = [
         hint="listen",
         settled=lambda d: f"ss -ltnH 'sport = :{d.spec['database']['port']}' | grep -q '0.0.0.0:'",
     ),
-    Fault(
-        "a trust line in pg_hba.conf",
-        lambda d: f"echo 'host all all 0.0.0.0/0 trust' | tee -a {PG_HBA} >/dev/null",
-        frozenset({"pg_hba_no_trust"}),
-        hint="trust",
-    ),
-    Fault(
-        "world-readable secrets file",
-        lambda d: f"chmod 0644 {shlex.quote(d.spec['app']['env_file'])}",
-        frozenset({"secrets_file_private"}),
-        hint="mode 644",
-    ),
-    Fault(
-        "the app bound to 0.0.0.0",
-        lambda d: (
-            f"sed -i 's/BIND={d.spec['app']['bind']} /BIND=0.0.0.0 /' {shlex.quote(_app_unit_path(d))} && "
-            f"systemctl daemon-reload && systemctl restart {shlex.quote(d.app_unit)}"
-        ),
-        frozenset({"app_loopback_only"}),
-        hint="0.0.0.0",
-        settled=lambda d: (
-            f"ss -ltnH 'sport = :{d.spec['app']['port']}' | grep -q '0.0.0.0:' && "
-            f"[ \"$({_curl_status('http://127.0.0.1/health')})\" = 200 ]"
-        ),
-    ),
+    one_check_fault("a trust line in pg_hba.conf",
+                    lambda d: f"echo 'host all all 0.0.0.0/0 trust' | tee -a {PG_HBA} >/dev/null",
+                    "pg_hba_no_trust", "trust"),
+    one_check_fault("world-readable secrets file", lambda d: f"chmod 0644 {shlex.quote(d.spec['app']['env_file'])}",
+                    "secrets_file_private", "mode 644"),
+    one_check_fault("the app bound to 0.0.0.0",
+                    lambda d: _edit_app_unit(d, f"s/BIND={d.spec['app']['bind']} /BIND=0.0.0.0 /"),
+                    "app_loopback_only", "0.0.0.0",
+                    settled=lambda d: f"ss -ltnH 'sport = :{d.spec['app']['port']}' | grep -q '0.0.0.0:' && "
+                                      f"{_APP_ANSWERS}"),
 ]
 
 
@@ -181,17 +183,11 @@ def _leak_password_into_journal(d: Any) -> str:
 _FORGET_JOURNAL = "journalctl --rotate && sleep 1.5 && journalctl --vacuum-time=1s >/dev/null 2>&1"
 
 FAULTS += [
-    Fault(
-        "the app runs as root",
-        lambda d: (
-            f"sed -i 's/^User=.*/User=root/' {shlex.quote(_app_unit_path(d))} && "
-            f"systemctl daemon-reload && systemctl restart {shlex.quote(d.app_unit)}"
-        ),
-        frozenset({"app_own_user"}),
-        hint="User=",
+    one_check_fault(
+        "the app runs as root", lambda d: _edit_app_unit(d, "s/^User=.*/User=root/"), "app_own_user", "User=",
         settled=lambda d: (
             f"[ \"$(ps -o user= -p \"$(systemctl show -p MainPID --value {shlex.quote(d.app_unit)})\")\" = root ] && "
-            f"[ \"$({_curl_status('http://127.0.0.1/health')})\" = 200 ]"
+            f"{_APP_ANSWERS}"
         ),
     ),
     Fault(
@@ -203,11 +199,9 @@ FAULTS += [
         frozenset({"app_role_read_write", "http_health", "item_roundtrip"}),
         hint="password",
     ),
-    Fault(
-        "the database password logged to the journal",
-        _leak_password_into_journal,
-        frozenset({"secrets_not_in_journal"}),
-        hint="the database password appears in the journal of",
+    one_check_fault(
+        "the database password logged to the journal", _leak_password_into_journal, "secrets_not_in_journal",
+        "the database password appears in the journal of",
         settled=lambda d: "journalctl --flush >/dev/null 2>&1; true",
         undo=lambda d: _FORGET_JOURNAL,
         provisioner_repairs=False,
@@ -235,7 +229,7 @@ SSHD_FAULT_DROPIN = "/etc/ssh/sshd_config.d/0-fault-passwords.conf"  # sorts bef
 
 def _unmanaged(name: str, breaks: Callable[[Any], str], check: str, hint: str, undo: Callable[[Any], str]) -> Fault:
     """A fault in what the image or the user data set up: its undo repairs it, the provisioner has nothing to do."""
-    return Fault(name, breaks, frozenset({check}), hint=hint, undo=undo, provisioner_repairs=False)
+    return one_check_fault(name, breaks, check, hint, undo=undo, provisioner_repairs=False)
 
 
 def _marker(d: Any) -> str:
@@ -257,18 +251,11 @@ FAULTS += [
     _unmanaged("sshd allows passwords (an earlier drop-in wins)",
                lambda d: f"printf 'PasswordAuthentication yes\\n' > {SSHD_FAULT_DROPIN}", "sshd_hardened",
                "passwordauthentication is 'yes'", undo=lambda d: f"rm -f {SSHD_FAULT_DROPIN}"),
-    Fault(
-        "PostgreSQL not enabled at boot",
-        lambda d: "systemctl disable --quiet postgresql.service",
-        frozenset({"postgresql_enabled_active"}),
-        hint="postgresql.service is not enabled",
-    ),
-    Fault(
-        "the application not enabled at boot",
-        lambda d: f"systemctl disable --quiet {shlex.quote(d.app_unit)}",
-        frozenset({"app_enabled_active"}),
-        hint="is not enabled",
-    ),
+    one_check_fault("PostgreSQL not enabled at boot", lambda d: "systemctl disable --quiet postgresql.service",
+                    "postgresql_enabled_active", "postgresql.service is not enabled"),
+    one_check_fault("the application not enabled at boot",
+                    lambda d: f"systemctl disable --quiet {shlex.quote(d.app_unit)}", "app_enabled_active",
+                    "is not enabled"),
 ]
 
 # The deploy user's sudo does not give root: a drop-in that runs its commands as nobody. Every check that
