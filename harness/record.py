@@ -40,6 +40,8 @@ class RunRecord:
     # what a passing check could not look at, and what covers it instead ({check node id: note}); stated by the
     # certificate so that a pass is not read as more than it is
     not_probed: dict[str, str] = field(default_factory=dict)
+    switch: Optional[Any] = None  # harness.production_switch.SwitchRecord: a production switch in this run
+    rollback: Optional[dict[str, Any]] = None  # after a failed certification of a switch: rolled back, re-certified?
 
     def finish(self) -> float:
         """Record and return the run's wall time so far."""

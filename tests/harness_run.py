@@ -81,7 +81,8 @@ def harness_command(args: list[str], workdir: Path, root: Path = REPO_ROOT) -> l
 
 def _env(workdir: Path, extra: Optional[dict[str, str]], root: Path = REPO_ROOT) -> dict[str, str]:
     # PYTHONPATH: the harness of ``root`` (a clone, for a run of another commit), not the installed one.
-    return {**os.environ, **(extra or {}), "HARNESS_TEST_TAG": str(workdir), "PYTHONPATH": str(root)}
+    path = os.pathsep.join(filter(None, [str(root), (extra or {}).get("PYTHONPATH")]))
+    return {**os.environ, **(extra or {}), "HARNESS_TEST_TAG": str(workdir), "PYTHONPATH": path}
 
 
 def run_harness(args: list[str], workdir: Path, *, env: Optional[dict[str, str]] = None,

@@ -275,6 +275,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         },
         certified=certified,
     )
+    if record.switch is not None:
+        document["switch"] = record.switch.stated()  # previous generation, base backup, /health during the switch
+    if not certified and record.switch is not None and exitstatus != pytest.ExitCode.INTERRUPTED:
+        document["rollback"] = record.rollback = roll_back_production(options, record, checks)
     if certified:
         record.certificate_path = write_certificate(options.reports_dir, document)
         session.exitstatus = sign_and_store_certificate(options, record, document)
@@ -285,6 +289,21 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         if record.run_id:
             revoke_failed_staging(options, record, document)
     record.report_paths = write_run_reports(options.reports_dir, document)
+    if record.rollback is not None:  # the failed switch's result and the rollback's, side by side
+        import json
+
+        path = options.reports_dir / "rollback-production.json"
+        path.write_text(json.dumps(document, indent=2, default=str) + "\n")
+        record.report_paths.append(str(path))
+
+
+def roll_back_production(options: RunOptions, record: RunRecord, checks: list[CheckResult]) -> dict[str, Any]:
+    """A switched production failed its certification: roll it back and certify it again (harness/production_switch.py)."""
+    from harness.production_switch import roll_back_and_recertify
+    from harness.spec import load_spec
+
+    failed = [check.nodeid for check in checks if check.outcome in ("failed", "error")]
+    return roll_back_and_recertify(options, record.switch, failed, load_spec())
 
 
 def sign_and_store_certificate(options: RunOptions, record: RunRecord, document: dict[str, Any]) -> int:
@@ -311,6 +330,18 @@ def revoke_failed_staging(options: RunOptions, record: RunRecord, document: dict
                                         document["failure"]["reason"])
     except HarnessError as exc:
         record.publish_problem = f"could not revoke the staging certificate of {document.get('commit')}: {exc}"
+
+
+def rollback_lines(rollback: dict[str, Any]) -> list[str]:
+    """What the terminal says after a failed certification of a production switch."""
+    lines = [f"production FAILED its certification after the switch: {', '.join(rollback['failed_checks']) or '(no check)'}"]
+    if not rollback.get("rolled_back"):
+        return lines + [f"production was NOT rolled back: {rollback.get('reason')}"]
+    lines.append(f"production was rolled back to generation {rollback['rolled_back_to_generation']} and "
+                 + ("re-certified: " + str(rollback.get("recertification_certificate")) if rollback.get("recertified")
+                    else f"its re-certification FAILED too (exit {rollback.get('recertification_exit_status')})")
+                 + f" ({rollback.get('seconds_to_recertified')} s from the failed certification)")
+    return lines
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -349,6 +380,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
                                     yellow=True)
     if record.publish_problem:
         terminalreporter.write_line(record.publish_problem, red=True, bold=True)
+    if record.rollback is not None:
+        for line in rollback_lines(record.rollback):
+            terminalreporter.write_line(line, red=not record.rollback.get("recertified"), yellow=True, bold=True)
     for path in record.report_paths:
         terminalreporter.write_line(f"report page: {path}")
     for line in record.kept_hints:

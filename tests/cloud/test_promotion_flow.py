@@ -40,11 +40,11 @@ class Flow:
     workdir: Path
     seconds: dict[str, float] = field(default_factory=dict)
 
-    def run(self, name: str, args: list[str], **kw) -> HarnessRun:
-        """One harness run (its wall time recorded as ``name``)."""
+    def run(self, name: str, args: list[str], extra_path: Path | None = None, **kw) -> HarnessRun:
+        """One harness run (its wall time recorded as ``name``); ``extra_path``: where ``-p`` plugins are."""
         start = time.monotonic()
-        result = run_harness(args, self.workdir / name, root=self.checkout,
-                             env={"HARNESS_CLOUD_DIR": str(self.cloud_dir)}, **kw)
+        env = {"HARNESS_CLOUD_DIR": str(self.cloud_dir), **({"PYTHONPATH": str(extra_path)} if extra_path else {})}
+        result = run_harness(args, self.workdir / name, root=self.checkout, env=env, **kw)
         self.seconds[name] = round(time.monotonic() - start, 1)
         return result
 
@@ -152,7 +152,31 @@ def test_a_new_commit_needs_a_clean_staging_certificate_of_its_own(flow):
     flow.git("checkout", "--", "README.md")
     _refused(flow.run("apply-after-dirty", APPLY), "dirty tree")
     _certified(flow.run("staging-new-commit", STAGING), "staging")
-    _certified(flow.run("production-apply-new-commit", APPLY), "production")
+    switched = _certified(flow.run("production-apply-new-commit", APPLY), "production")
+    # a good switch of a configured host: the generation before it kept, a base backup first, /health polled
+    assert switched["switch"]["previous_generation"] >= 1
+    assert switched["switch"]["base_backup"].startswith("taken")
+    health = switched["switch"]["health"]
+    assert health["polls"] > 0 and health["longest_unavailable_seconds"] >= 0
+    flow.seconds["good_switch_longest_unavailable"] = health["longest_unavailable_seconds"]
+
+
+def test_a_switch_to_a_broken_generation_is_rolled_back_and_recertified(flow):
+    result = flow.run("production-broken-switch", [*APPLY, "-p", "broken_switch"],
+                      extra_path=flow.checkout / "tests" / "cloud")
+    assert result.returncode != 0, result.output[-6000:]
+    assert not (result.reports_dir / "certificate-production.json").exists()
+    record = json.loads((result.reports_dir / "rollback-production.json").read_text())
+    assert record["certified"] is False
+    rollback = record["rollback"]
+    assert any("test_web.py" in check for check in rollback["failed_checks"]), rollback
+    assert rollback["rolled_back"] and rollback["recertified"], result.output[-6000:]
+    assert rollback["rolled_back_to_generation"] == record["switch"]["previous_generation"]
+    recertified = json.loads((result.reports_dir / "rollback" / "certificate-production.json").read_text())
+    assert recertified["certified"] and recertified["environment"] == "production"
+    assert "rolled back to generation" in result.output and "re-certified" in result.output
+    flow.seconds["failed_certification_to_recertified_rollback"] = rollback["seconds_to_recertified"]
+    assert not result.leaks, result.leaks
 
 
 def test_drift_added_through_the_api_fails_read_only_production(flow):
