@@ -302,7 +302,7 @@ def roll_back_production(options: RunOptions, record: RunRecord, checks: list[Ch
     from harness.production_switch import roll_back_and_recertify
     from harness.spec import load_spec
 
-    failed = [check.nodeid for check in checks if check.outcome in ("failed", "error")]
+    failed = [check.id for check in checks if check.outcome in ("failed", "error")]
     return roll_back_and_recertify(options, record.switch, failed, load_spec())
 
 
