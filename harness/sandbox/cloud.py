@@ -217,9 +217,9 @@ def up(folder: Optional[Path] = None) -> tuple[SandboxCloud, bool]:
         try:
             cloud = SandboxCloud(folder, server.pid, proc_starttime(server.pid) or 0, server.port,
                                  dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
-            for index, environment in enumerate(ENVIRONMENTS):
+            for environment in ENVIRONMENTS:
                 cloud.slots[environment] = InstanceSlot(environment, new_cloud_instance_name(),
-                                                        str(OPERATOR_NET[10 + index]), folder / "instances" / environment)
+                                                        reserve_operator_address(folder), folder / "instances" / environment)
             cloud.save()
             generate_keypair(folder / "keys", comment="sandbox-cloud-operator")
             from harness.signing import sandbox_signing_key
@@ -232,9 +232,48 @@ def up(folder: Optional[Path] = None) -> tuple[SandboxCloud, bool]:
                 cloud.backend_file(environment)
         except BaseException:
             server.stop()
+            release_operator_addresses(folder)
             shutil.rmtree(folder, ignore_errors=True)
             raise
     return cloud, True
+
+
+# The operator addresses in use on this machine, one file per address naming the cloud that holds it: two
+# clouds (a person's and a test's) must never share one, or one's host route would replace the other's.
+OPERATOR_RESERVATIONS = Path("/run/inventory-tracker-harness/operator-addresses")
+
+
+def reserve_operator_address(folder: Path) -> str:
+    """An address of OPERATOR_NET no other running cloud holds, reserved for the cloud in ``folder``."""
+    OPERATOR_RESERVATIONS.mkdir(parents=True, exist_ok=True)
+    for address in list(OPERATOR_NET.hosts())[9:]:
+        reservation = OPERATOR_RESERVATIONS / str(address)
+        try:
+            holder = Path(reservation.read_text().strip())
+            if (holder / CLOUD_FILE).exists():
+                continue  # another cloud's, up
+            reservation.unlink()  # its cloud is gone without `make cloud-down`
+        except OSError:
+            pass
+        try:
+            fd = os.open(reservation, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            continue
+        with os.fdopen(fd, "w") as handle:
+            handle.write(f"{folder}\n")
+        return str(address)
+    raise HarnessError(f"every operator address of {OPERATOR_NET} is held by a sandbox cloud: take one down "
+                       f"(`make cloud-down`), or remove stale files in {OPERATOR_RESERVATIONS}")
+
+
+def release_operator_addresses(folder: Path) -> None:
+    """Give back the operator addresses the cloud in ``folder`` holds."""
+    for reservation in OPERATOR_RESERVATIONS.glob("*") if OPERATOR_RESERVATIONS.is_dir() else []:
+        try:
+            if reservation.read_text().strip() == str(folder):
+                reservation.unlink()
+        except OSError:
+            continue
 
 
 def _create_state_bucket(cloud: SandboxCloud) -> None:
@@ -258,6 +297,7 @@ def down(folder: Optional[Path] = None) -> list[str]:
                 stop_group(cloud.moto_pid)
         if problems:
             return problems
+        release_operator_addresses(folder)
     shutil.rmtree(folder, ignore_errors=True)
     return problems
 
