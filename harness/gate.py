@@ -30,7 +30,8 @@ from harness.signing import verify_file
 
 REFUSED = "production apply refused"
 ALLOWED_SIGNERS_NAME = "certification/allowed_signers"
-CERTIFY_STAGING = "`pytest -m staging --signing-key PATH` on a clean checkout of this commit"
+CERTIFY_STAGING = ("`pytest -m staging` (with the same --cloud; on AWS with --signing-key PATH) on a clean checkout "
+                   "of this commit")
 
 
 def _verified(stored: StoredCertificate, allowed: Optional[Iterable[Path]]) -> None:

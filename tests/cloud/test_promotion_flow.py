@@ -76,6 +76,7 @@ def _cloud(command: str, cloud_dir: Path) -> subprocess.CompletedProcess:
 def flow(tmp_path_factory) -> Iterator[Flow]:
     """A clone and a sandbox cloud of its own (make cloud-up); the cloud is taken down (make cloud-down) after."""
     base = tmp_path_factory.mktemp("flow")
+    started_at = time.monotonic()
     flow = Flow(_clone(base / "checkout"), base / "cloud", base / "runs")
     started = _cloud("up", flow.cloud_dir)
     assert started.returncode == 0, started.stdout + started.stderr
@@ -84,7 +85,11 @@ def flow(tmp_path_factory) -> Iterator[Flow]:
     finally:
         names = [slot.name for slot in flow.cloud().slots.values()] if (flow.cloud_dir / "cloud.json").exists() else []
         stopped = _cloud("down", flow.cloud_dir)
-        print("promotion flow step times (s):", json.dumps(flow.seconds))
+        # the README's figures: each step's wall time, a read-only production certification of a deployment
+        # that is up, a good switch's unavailability, a failed certification to a re-certified rollback
+        (REPO_ROOT / "reports").mkdir(exist_ok=True)
+        (REPO_ROOT / "reports" / "promotion-flow.json").write_text(json.dumps(
+            {**flow.seconds, "whole_flow": round(time.monotonic() - started_at, 1)}, indent=2) + "\n")
         assert stopped.returncode == 0, stopped.stdout + stopped.stderr
         from harness.sandbox.cleanup import leftovers_by_name
 
@@ -98,8 +103,10 @@ def _leaks(flow: Flow, result: HarnessRun) -> list[str]:
 
 
 def _refused(result: HarnessRun, why: str) -> None:
-    assert result.returncode == USAGE_ERROR, result.output[-3000:]
-    assert "production apply refused" in result.output and why in result.output, result.output[-3000:]
+    refused = result.returncode == USAGE_ERROR and "production apply refused" in result.output
+    assert refused, f"exit {result.returncode}, not refused:\n{result.output[-3000:]}"
+    said = why in result.output
+    assert said, f"refused, but not because {why!r}:\n{result.output[-1500:]}"
     assert not result.leaks, result.leaks
 
 
@@ -150,7 +157,7 @@ def test_a_new_commit_needs_a_clean_staging_certificate_of_its_own(flow):
     readme = flow.checkout / "README.md"
     readme.write_text(readme.read_text() + "\nA change the promotion flow test commits.\n")
     flow.git("commit", "-qam", "a change to promote")
-    _refused(flow.run("apply-new-commit", APPLY), "certify staging for this commit first")
+    _refused(flow.run("apply-new-commit", APPLY), f"staging certificate for commit {flow.git('rev-parse', 'HEAD')}")
     readme.write_text(readme.read_text() + "\nNot committed.\n")  # staging certified from a dirty tree
     dirty = flow.run("staging-dirty", STAGING)
     assert dirty.returncode == 0, dirty.output[-6000:]
