@@ -75,7 +75,7 @@ class InternetProber:
 
     address: str  # the instance's public address as seen from the prober
     netns: str | None = None  # the sandbox "internet" namespace; None = this machine's own network
-    source: str | None = None  # the prober's own address when known (bound: probes leave from it)
+    source: str | None = None  # the prober's own address when known; from a sandbox namespace probes leave from it
     name: str = "the internet"
 
     def is_open(self, port: int, timeout: float = 2.0) -> bool:

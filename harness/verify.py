@@ -2,8 +2,10 @@
 
 Prints the verdict in one line and exits 0 only for a valid signature (``FILE.sig``
 unless ``--signature`` names another) from a signer listed in the allowed-signers
-file: ``certification/allowed_signers`` in the repository, and for a certificate
-that says it is the sandbox's, also the sandbox's own file (``.cache/sandbox-signing/``).
+file: ``certification/allowed_signers`` in the repository, for a certificate
+that says it is the sandbox's, also the sandbox's own file (``.cache/sandbox-signing/``), and for one
+made in the sandbox cloud (``"cloud": "sandbox"``), also that cloud's own file (``$HARNESS_CLOUD_DIR``
+or ``clouds/sandbox``: ``signing/allowed_signers``).
 ``--allowed-signers PATH`` verifies against that file only.
 """
 from __future__ import annotations
@@ -20,11 +22,17 @@ INVALID_EXIT = 1
 
 
 def default_allowed_signers(certificate: Path) -> list[Path]:
-    """The repository's allowed signers, plus the sandbox's own for a sandbox certificate."""
+    """The repository's allowed signers, plus the sandbox's own for a sandbox certificate, or the sandbox
+    cloud's own for a certificate made there."""
     allowed = [signing.REPOSITORY_ALLOWED_SIGNERS]
     try:
-        if json.loads(certificate.read_bytes()).get("environment") == "sandbox":
+        document = json.loads(certificate.read_bytes())
+        if document.get("environment") == "sandbox":
             allowed.append(sandbox_allowed_signers())
+        elif document.get("cloud") == "sandbox":
+            from harness.sandbox.cloud import cloud_dir
+
+            allowed.append(sandbox_allowed_signers(cloud_dir() / "signing"))
     except (OSError, ValueError, AttributeError):
         pass  # not a readable certificate: the signature check says why it fails
     return allowed

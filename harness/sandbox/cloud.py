@@ -249,10 +249,9 @@ def reserve_operator_address(folder: Path) -> str:
     for address in list(OPERATOR_NET.hosts())[9:]:
         reservation = OPERATOR_RESERVATIONS / str(address)
         try:
-            holder = Path(reservation.read_text().strip())
-            if (holder / CLOUD_FILE).exists():
-                continue  # another cloud's, up
-            reservation.unlink()  # its cloud is gone without `make cloud-down`
+            if Path(reservation.read_text().strip()).exists():
+                continue  # held by a cloud (this one, or another) that has not been taken down
+            reservation.unlink()  # its cloud's folder was removed without `make cloud-down`
         except OSError:
             pass
         try:

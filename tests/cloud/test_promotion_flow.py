@@ -10,7 +10,7 @@ leaves staging's deployment and state alone. The tests run in order and build on
 from __future__ import annotations
 
 import json
-import shutil
+import os
 import signal
 import subprocess
 import sys
@@ -131,7 +131,13 @@ def test_a_partial_staging_certificate_does_not_open_the_gate(flow):
 
 
 def test_staging_deploys_and_certifies_with_state_in_the_clouds_bucket(flow):
-    certificate = _certified(flow, flow.run("staging", STAGING), "staging")
+    result = flow.run("staging", STAGING)
+    certificate = _certified(flow, result, "staging")
+    verified = subprocess.run([sys.executable, "-m", "harness", "verify",
+                               str(result.reports_dir / "certificate-staging.json")], capture_output=True, text=True,
+                              cwd=flow.checkout, env={**os.environ, "PYTHONPATH": str(flow.checkout),
+                                                      "HARNESS_CLOUD_DIR": str(flow.cloud_dir)}, timeout=60)
+    assert verified.returncode == 0 and verified.stdout.startswith("VALID"), verified.stdout + verified.stderr
     assert certificate["host_system"]["kind"].startswith("sandbox provisioner")
     s3 = flow.cloud().endpoint().client("s3")
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=STATE_BUCKET).get("Contents", [])]

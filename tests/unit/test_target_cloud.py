@@ -81,3 +81,20 @@ def test_the_host_os_follows_the_cloud(tmp_path):
     assert host_os(options("sandbox", None)) == "debian"
     assert host_os(options("staging", "sandbox")) == "debian"  # the sandbox provisioner stands in for NixOS
     assert host_os(options("production", "aws")) == "nixos"
+
+
+def test_each_instance_slot_of_each_cloud_gets_its_own_operator_address(tmp_path, monkeypatch):
+    from harness.sandbox import cloud
+
+    monkeypatch.setattr(cloud, "OPERATOR_RESERVATIONS", tmp_path / "reservations")
+    mine, theirs, gone = tmp_path / "mine", tmp_path / "theirs", tmp_path / "gone"
+    for folder in (mine, theirs, gone):
+        folder.mkdir()
+    addresses = [cloud.reserve_operator_address(mine), cloud.reserve_operator_address(mine),
+                 cloud.reserve_operator_address(theirs)]
+    assert len(set(addresses)) == 3
+    stale = cloud.reserve_operator_address(gone)
+    gone.rmdir()  # removed without `make cloud-down`: its address is free again
+    assert cloud.reserve_operator_address(theirs) == stale
+    cloud.release_operator_addresses(mine)
+    assert sorted(p.name for p in (tmp_path / "reservations").iterdir()) == sorted([addresses[2], stale])
