@@ -11,9 +11,10 @@ import shutil
 from pathlib import Path
 from typing import Optional
 
-from harness.certificate_store import DirectoryStore, Store, publish, revoke, state_bucket_store
+from harness.certificate_store import BucketStore, DirectoryStore, Store, publish, revoke, state_bucket_store
 from harness.options import RunOptions
-from harness.target_cloud import backend_file, signing_directory
+from harness.sandbox.cloud import STATE_BUCKET
+from harness.target_cloud import backend_file, sandbox_cloud, signing_directory
 from harness.signing import SigningKey, operator_signing_key, sandbox_signing_key, sign_file, signature_path
 
 
@@ -28,7 +29,10 @@ def signing_key_for(options: RunOptions) -> SigningKey:
 def stores_for(options: RunOptions) -> list[Store]:
     """Where an environment's certificates are kept: reports/, and the state bucket when it has one."""
     stores: list[Store] = [DirectoryStore(options.reports_dir)]
-    if options.environment != "sandbox":
+    cloud = sandbox_cloud(options)
+    if cloud is not None:  # the sandbox cloud's state bucket, with the emulator's own client
+        stores.append(BucketStore(cloud.endpoint().client("s3"), STATE_BUCKET))
+    elif options.environment != "sandbox":
         bucket = state_bucket_store(backend_file(options))
         if bucket is not None:
             stores.append(bucket)

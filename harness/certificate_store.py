@@ -168,10 +168,4 @@ def state_bucket_store(path: Optional[Path]) -> Optional[BucketStore]:
     endpoints = settings.get("endpoints") or {}
     endpoint = (endpoints.get("s3") if isinstance(endpoints, dict) else None) or settings.get("endpoint")
     session = boto3.Session(profile_name=settings.get("profile")) if settings.get("profile") else boto3.Session()
-    if endpoint and endpoint.startswith("http://127.0.0.1:"):  # the sandbox cloud's emulated S3
-        from harness.aws import sandbox_credentials
-
-        credentials = sandbox_credentials()
-        session = boto3.Session(aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
-                                aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"])
     return BucketStore(session.client("s3", region_name=settings.get("region"), endpoint_url=endpoint), bucket)

@@ -58,6 +58,12 @@ class RunContext:
 
         return host_os(self.options)
 
+    @property
+    def tls_trust(self) -> str | bool:
+        """What the host's TLS is verified against: the CA file where the sandbox provisioner made its
+        certificate, else True (the system trust store)."""
+        return str(self.ca.cert_path) if self.host_os == "debian" else True
+
     @cached_property
     def ca(self) -> RunCA:
         """The certificate authority that signs a sandbox host's certificate: the run's own (key in the run
