@@ -52,8 +52,11 @@ def test_sandbox_infra_is_certified(tmp_path):
 
     assert epoch(stages["infra"]["started_at"]) <= epoch(stages["checks"]["started_at"]) + 0.5
     assert epoch(stages["infra"]["ended_at"]) <= epoch(stages["checks"]["ended_at"]) + 0.5
-    assert [s["kind"] for s in certificate["stages"]] == sorted(
-        (s["kind"] for s in certificate["stages"]), key=["stage", "checks", "teardown"].index)
+    # In time order: a stage first, the teardown last. Stages and checks overlap (a check may pull in a stage,
+    # e.g. the instance, after the first checks began), so they are not ordered between themselves.
+    kinds = [s["kind"] for s in certificate["stages"]]
+    assert kinds[0] == "stage" and "teardown" in kinds, kinds
+    assert set(kinds[kinds.index("teardown"):]) == {"teardown"}, kinds
     # the whole run includes the teardown (terraform destroy), so it exceeds the stages' set-up
     assert certificate["run_seconds"] > certificate["total_seconds"]
     assert "stage infra" in result.output and "CERTIFIED" in result.output
