@@ -75,6 +75,9 @@ def harness_command(args: list[str], workdir: Path, root: Path = REPO_ROOT) -> l
         sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
         "--rootdir", str(root), "-c", str(root / "pytest.ini"),
         f"--runs-dir={workdir / 'runs'}", f"--reports-dir={workdir / 'reports'}",
+        # its own temporary folder: a run left to share /tmp/pytest-of-<user> prunes the numbered folders the
+        # surrounding test session still uses (CI: FileExistsError on popen-gw2)
+        f"--basetemp={workdir / 'pytest-tmp'}",
         *args,
     ]
 
