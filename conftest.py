@@ -2,6 +2,8 @@
 
 pytest_plugins = [
     "harness.plugin.core",
+    "harness.plugin.concurrent_checks",
+    "harness.plugin.static_checks",
     "harness.plugin.nixos_checks",
     "harness.plugin.secret_reports",
     "fixtures.run",

@@ -9,6 +9,7 @@ run's key, the deploy user), so a run opens one SSH connection, not two.
 from __future__ import annotations
 
 import ipaddress
+import threading
 from typing import TYPE_CHECKING, Any
 
 import paramiko
@@ -23,9 +24,25 @@ class SessionBackend(ParamikoBackend):
     """testinfra's paramiko backend whose client is the SshSession's (reconnects when it dropped)."""
 
     def __init__(self, session: "SshSession", **kwargs: Any):
+        self._per_thread = threading.local()
         super().__init__(f"paramiko://{session.user}@{session.address}:{session.port}",
                          ssh_identity_file=str(session.key_path), timeout=int(session.connect_timeout), **kwargs)
         self.session = session
+
+    # testinfra's ``host.sudo()`` swaps the backend's get_command for the length of a ``with``: per thread here,
+    # so that a check running in its own thread (harness/plugin/concurrent_checks.py) neither sees another
+    # thread's sudo nor ends it.
+    @property  # type: ignore[override]
+    def get_command(self) -> Any:
+        return getattr(self._per_thread, "get_command", None) or super().get_command
+
+    @get_command.setter
+    def get_command(self, value: Any) -> None:
+        self._per_thread.get_command = value
+
+    def _exec_command(self, command: bytes) -> tuple[int, bytes, bytes]:
+        with self.session.channels:
+            return super()._exec_command(command)
 
     @property  # type: ignore[override]
     def client(self) -> paramiko.SSHClient:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import shlex
 import socket
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,9 @@ import paramiko
 
 from harness.errors import HarnessError
 from harness.redaction import redact
+
+
+CHANNELS = 8  # channels open at once on the one connection (sshd's MaxSessions is 10 by default)
 
 
 @dataclass(frozen=True)
@@ -52,10 +56,18 @@ class SshSession:
         self.connect_timeout = connect_timeout
         self._client: paramiko.SSHClient | None = None
         self._host: Any = None
+        self._connecting = threading.Lock()
+        # Checks run commands from several threads at once (harness/plugin/concurrent_checks.py); sshd lets
+        # one connection have MaxSessions (10) channels open, so at most CHANNELS are.
+        self.channels = threading.BoundedSemaphore(CHANNELS)
 
     @property
     def client(self) -> paramiko.SSHClient:
         """The connected paramiko client (connects on first use, reconnects when the transport dropped)."""
+        with self._connecting:
+            return self._connected()
+
+    def _connected(self) -> paramiko.SSHClient:
         transport = self._client.get_transport() if self._client else None
         if self._client is None or transport is None or not transport.is_active():
             self.close()
@@ -91,6 +103,11 @@ class SshSession:
         """Run ``command`` on the instance; with ``check`` a non-zero exit raises HarnessError."""
         transport = self.client.get_transport()
         assert transport is not None
+        with self.channels:
+            return self._run_on_channel(transport, command, stdin, timeout, check)
+
+    def _run_on_channel(self, transport: paramiko.Transport, command: str, stdin: bytes | None, timeout: float,
+                        check: bool) -> CommandResult:
         channel = transport.open_session(timeout=self.connect_timeout)
         try:
             channel.settimeout(1.0)

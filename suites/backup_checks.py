@@ -12,6 +12,7 @@ import json
 import logging
 import secrets
 import shlex
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Optional
@@ -65,7 +66,10 @@ class BackupLocation:
 
 def location(deployment: Any) -> BackupLocation:
     backup = deployment.spec["backup"]
-    return BackupLocation(deployment.infra.backup_bucket, backup["server_name"], backup["wal_prefix"],
+    # The host stage's bucket (known before the apply finished), else the apply's output.
+    target = getattr(deployment.config, "backup", None)
+    bucket = target.bucket if target is not None else deployment.infra.backup_bucket
+    return BackupLocation(bucket, backup["server_name"], backup["wal_prefix"],
                           backup["dump_prefix"])
 
 
@@ -127,16 +131,25 @@ def write_marker(deployment: Any) -> tuple[str, str]:
     return marker, payload
 
 
-def archive_now(deployment: Any, deadline: float = ARCHIVE_DEADLINE) -> tuple[str, float]:
-    """Switch to a new WAL segment and wait until the old one is in the bucket: (its key, seconds it took).
+# Checks that run concurrently (harness/plugin/concurrent_checks.py) each write a marker and switch the WAL
+# segment: one at a time, so that each switch follows its own write (a switch with nothing written since the
+# last one switches nothing) and no two CREATE TABLE IF NOT EXISTS collide in PostgreSQL's catalog.
+_SWITCHING = threading.Lock()
+
+
+def archive_marker(deployment: Any, deadline: float = ARCHIVE_DEADLINE) -> tuple[str, str, str, float]:
+    """Write a marker row, switch to a new WAL segment and wait until the old one (holding the marker) is in
+    the bucket: (marker id, payload, the segment's key, seconds the delivery took).
 
     The wait ends early when the archiver has failed on that segment three times (PostgreSQL's
     own retry count before it pauses): the archive command is broken, not slow.
     """
     where = location(deployment)
     s3 = deployment.aws.client("s3")
-    failures_before = int(_archiver_state(deployment).get("failed_count") or 0)
-    segment = sql(deployment, "SELECT pg_walfile_name(pg_switch_wal())")
+    with _SWITCHING:
+        marker, payload = write_marker(deployment)
+        failures_before = int(_archiver_state(deployment).get("failed_count") or 0)
+        segment = sql(deployment, "SELECT pg_walfile_name(pg_switch_wal())")
     prefix = where.wal_key_prefix(segment)
     start = time.monotonic()
 
@@ -171,7 +184,7 @@ def archive_now(deployment: Any, deadline: float = ARCHIVE_DEADLINE) -> tuple[st
             f"{state.get('last_failed_wal') or '-'}, last_archived_wal={state.get('last_archived_wal') or '-'}; "
             f"archive_command={sql(deployment, 'SHOW archive_command')!r}; PostgreSQL's log:\n"
             f"{_archiver_log(deployment)}")
-    return key, time.monotonic() - start
+    return marker, payload, key, time.monotonic() - start
 
 
 def check_wal_archiving(deployment: Any) -> float:
@@ -179,8 +192,7 @@ def check_wal_archiving(deployment: Any) -> float:
 
     Returns the delivery latency in seconds.
     """
-    write_marker(deployment)
-    _, latency = archive_now(deployment)
+    _, _, _, latency = archive_marker(deployment)
     state = _archiver_state(deployment)
     assert state.get("failing") != "t", (
         f"pg_stat_archiver's last failure ({state.get('last_failed_wal')} at {state.get('last_failed_time')}) is "
@@ -369,8 +381,7 @@ def check_base_backup_restores(deployment: Any) -> dict[str, Any]:
 
     Returns what was restored (backup id, the marker's WAL segment, seconds).
     """
-    marker, payload = write_marker(deployment)
-    key, _ = archive_now(deployment)
+    marker, payload, key, _ = archive_marker(deployment)
     backup_id = newest_base_backup_id(deployment)
     recovery_end = ""
     try:

@@ -20,6 +20,7 @@ log = logging.getLogger("harness.suites.backups")
 @pytest.mark.sandbox
 @pytest.mark.staging
 @pytest.mark.production
+@pytest.mark.concurrent
 def test_wal_archiving_reaches_the_bucket(deployment):
     """After pg_switch_wal() the segment is in the bucket within 30 s; the archiver reports no newer failure."""
     latency = backup_checks.check_wal_archiving(deployment)
@@ -45,6 +46,7 @@ def test_pg_dump_is_fresh(deployment):
 @pytest.mark.sandbox
 @pytest.mark.staging
 @pytest.mark.production
+@pytest.mark.concurrent
 def test_base_backup_and_wal_restore(deployment):
     """The newest base backup + archived WAL restores into a scratch cluster holding a just-archived marker row."""
     restored = backup_checks.check_base_backup_restores(deployment)
@@ -55,6 +57,7 @@ def test_base_backup_and_wal_restore(deployment):
 @pytest.mark.sandbox
 @pytest.mark.staging
 @pytest.mark.production
+@pytest.mark.concurrent
 def test_pg_dump_restores(deployment):
     """The newest pg_dump restores with pg_restore; its table row counts match those recorded at dump time."""
     counts = backup_checks.check_dump_restores(deployment)

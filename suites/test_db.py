@@ -25,6 +25,7 @@ def test_app_role_can_write_and_read(deployment):
 @pytest.mark.sandbox
 @pytest.mark.staging
 @pytest.mark.production
+@pytest.mark.concurrent
 def test_postgres_refuses_outside_connections(deployment):
     """A TCP connection to PostgreSQL from this machine and from the internet does not get through."""
     db_checks.check_postgres_refuses_outside_connections(deployment)
@@ -49,6 +50,7 @@ def test_secrets_file_is_private(deployment):
 @pytest.mark.sandbox
 @pytest.mark.staging
 @pytest.mark.production
+@pytest.mark.concurrent
 def test_secrets_not_in_journal(deployment):
     """No secret from the env file (the database password in particular) appears in the journal."""
     db_checks.check_secrets_not_in_journal(deployment)

@@ -20,18 +20,21 @@ log = logging.getLogger("harness.suites.logs")
 pytestmark = [pytest.mark.sandbox, pytest.mark.staging, pytest.mark.production]
 
 
+@pytest.mark.concurrent
 def test_request_reaches_the_log_group(deployment):
     """A request with a unique X-Request-Id through Nginx is in the group within 30 s, with status and path."""
     latency = log_checks.check_request_delivered(deployment)
     log.info("log delivery latency (Nginx access line, request -> event found): %.2f s", latency)
 
 
+@pytest.mark.concurrent
 def test_application_line_reaches_the_log_group(deployment):
     """The application's log line of a request is in the group within 30 s."""
     latency = log_checks.check_app_line_delivered(deployment)
     log.info("log delivery latency (application line): %.2f s", latency)
 
 
+@pytest.mark.concurrent
 def test_postgresql_line_reaches_the_log_group(deployment):
     """A PostgreSQL log line (RAISE LOG with a marker) is in the group within 30 s."""
     latency = log_checks.check_postgresql_line_delivered(deployment)

@@ -16,6 +16,7 @@ def test_service_enabled_and_active(deployment, unit):
 
 
 @pytest.mark.sandbox
+@pytest.mark.concurrent
 def test_provisioning_is_idempotent(deployment):
     """Running the sandbox provisioner again changes nothing ("0 changes")."""
     service_checks.check_provisioning_idempotent(deployment)

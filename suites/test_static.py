@@ -1,125 +1,62 @@
 """Certification: the Terraform configuration itself (formatting, validity, checkov).
 
 These checks read terraform/ (or --terraform-dir) and create nothing in any
-account, so they apply to every environment. checkov runs from its own venv
-(.venv-checkov; its pins conflict with pytest's), found through CHECKOV_BIN.
+account, so they apply to every environment. The tools run in the background from
+the moment the run's checks are chosen (harness/static_analysis.py, harness/plugin/static_checks.py);
+these checks judge what they found.
 """
 from __future__ import annotations
 
-import json
-import os
 import re
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from harness.errors import HarnessError
-from harness.plugin.core import OPTIONS
-from harness.spec import REPO_ROOT
-from harness.terraform import prepare_workdir, terraform_binary, terraform_env
+from harness.plugin.static_checks import configuration_dir, static_analysis
+from harness.static_analysis import StaticAnalysis
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.staging, pytest.mark.production]
 
-DEFAULT_CHECKOV = REPO_ROOT / ".venv-checkov" / "bin" / "checkov"
 # An inline checkov suppression: "#checkov:skip=CKV_AWS_123:reason" (the reason is ours to require).
 SKIP_COMMENT = re.compile(r"checkov:skip=(?P<id>[^:\s]*)(?::(?P<reason>.*))?")
 SKIP_ID = re.compile(r"^CKV2?_AWS_\d+$")
 MIN_REASON_CHARS = 20
-TIMEOUT = 300
 
 
 @pytest.fixture(scope="module")
 def terraform_dir(pytestconfig: pytest.Config) -> Path:
     """The configuration under certification (--terraform-dir, default terraform/)."""
-    path = Path(pytestconfig.stash[OPTIONS].terraform_dir)
-    if not (path / "main.tf").is_file():
-        raise HarnessError(f"no main.tf in {path}; pass --terraform-dir pointing at the configuration")
-    return path
-
-
-def _run(command: list[str], *, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    try:
-        return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=TIMEOUT, check=False)
-    except subprocess.TimeoutExpired:
-        raise HarnessError(f"{command[0]} {command[1]} did not finish within {TIMEOUT} s in {cwd}") from None
-
-
-def _terraform_env_no_config() -> dict[str, str]:
-    # fmt needs no providers; an empty CLI config avoids warnings about a missing one.
-    env = dict(os.environ)
-    env.update(TF_CLI_CONFIG_FILE=os.devnull, CHECKPOINT_DISABLE="1")
-    return env
+    return configuration_dir(pytestconfig)
 
 
 @pytest.fixture(scope="module")
-def initialised_copy(terraform_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
-    """A copy of the configuration with spec.json beside it (as the harness lays out a run),
-    initialised without a backend."""
-    root = tmp_path_factory.mktemp("static")
-    copy = prepare_workdir(terraform_dir, root, endpoint_url=None)
-    env = terraform_env(root, dict(os.environ))
-    result = _run([terraform_binary(), "init", "-backend=false", "-input=false", "-no-color"], cwd=copy, env=env)
-    if result.returncode != 0:
-        raise HarnessError(f"terraform init -backend=false failed in a copy of {terraform_dir} (is the AWS provider "
-                           f"mirror in place? HARNESS_TF_MIRROR):\n{result.stderr.strip()[-2000:]}")
-    return copy, env
+def analysis(pytestconfig: pytest.Config, terraform_dir: Path) -> StaticAnalysis:
+    """fmt, validate and checkov of the configuration, started when the session's checks were chosen."""
+    return static_analysis(pytestconfig)
 
 
-def test_terraform_fmt(terraform_dir):
+@pytest.fixture(scope="module")
+def checkov_report(analysis: StaticAnalysis) -> dict[str, Any]:
+    """checkov's JSON report over the configuration (offline: --skip-download)."""
+    return dict(analysis.result("checkov"))
+
+
+def test_terraform_fmt(terraform_dir, analysis):
     """`terraform fmt -check -recursive` finds nothing to reformat."""
-    result = _run([terraform_binary(), "fmt", "-check", "-recursive", "-no-color", "."], cwd=terraform_dir,
-                  env=_terraform_env_no_config())
-    if result.returncode not in (0, 3):
-        raise HarnessError(f"terraform fmt could not run in {terraform_dir}: {result.stderr.strip()[-1000:]}")
-    files = result.stdout.split()
-    assert result.returncode == 0 and not files, (
+    files = analysis.result("fmt")
+    assert not files, (
         f"terraform files need formatting: {', '.join(files)}; run `terraform fmt -recursive {terraform_dir}`")
 
 
-def test_terraform_validate(initialised_copy):
+def test_terraform_validate(analysis):
     """`terraform validate` accepts the configuration (syntax, references, types, provider schema)."""
-    copy, env = initialised_copy
-    result = _run([terraform_binary(), "validate", "-json", "-no-color"], cwd=copy, env=env)
-    try:
-        report = json.loads(result.stdout)
-    except json.JSONDecodeError:
-        raise HarnessError(f"terraform validate printed no JSON: {result.stderr.strip()[-1000:]}") from None
+    report = analysis.result("validate")
     errors = [d for d in report.get("diagnostics", []) if d.get("severity") == "error"]
     messages = [f"{d.get('summary')}: {d.get('detail', '')} "
                 f"({d.get('range', {}).get('filename', '?')}:{d.get('range', {}).get('start', {}).get('line', '?')})"
                 for d in errors]
     assert report.get("valid") and not errors, "terraform validate failed:\n" + "\n".join(f"- {m}" for m in messages)
-
-
-def checkov_binary() -> Path:
-    """checkov from CHECKOV_BIN or .venv-checkov; HarnessError with the fix when missing."""
-    configured = os.environ.get("CHECKOV_BIN")
-    path = Path(configured) if configured else DEFAULT_CHECKOV
-    if not os.access(path, os.X_OK):
-        raise HarnessError(
-            f"checkov not found at {path}; install it in its own venv: `python3 -m venv .venv-checkov && "
-            ".venv-checkov/bin/pip install checkov` (make setup does this), or set CHECKOV_BIN")
-    return path
-
-
-@pytest.fixture(scope="module")
-def checkov_report(terraform_dir: Path) -> dict[str, Any]:
-    """checkov's JSON report over the configuration (offline: --skip-download)."""
-    binary = checkov_binary()
-    command = [str(binary), "-d", str(terraform_dir), "--framework", "terraform", "--compact", "--skip-download",
-               "-o", "json"]
-    result = _run(command, cwd=terraform_dir.parent, env=dict(os.environ, BC_SKIP_MAPPING="TRUE"))
-    try:
-        report = json.loads(result.stdout)
-    except json.JSONDecodeError:
-        raise HarnessError(f"checkov printed no JSON (exit {result.returncode}): {result.stderr.strip()[-1500:]}") from None
-    reports = report if isinstance(report, list) else [report]
-    terraform = [r for r in reports if r.get("check_type") == "terraform"]
-    if not terraform:
-        raise HarnessError(f"checkov found no Terraform resources in {terraform_dir}: {str(report)[:500]}")
-    return dict(terraform[0])
 
 
 def test_checkov_passes(checkov_report):

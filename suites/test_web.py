@@ -49,6 +49,7 @@ def test_app_port_listens_on_loopback_only(deployment):
 @pytest.mark.sandbox
 @pytest.mark.staging
 @pytest.mark.production
+@pytest.mark.concurrent
 def test_app_port_closed_from_internet(deployment):
     """The application's port does not answer from the internet (unless expose_phoenix_port is set)."""
     if deployment.expose_phoenix_port:

@@ -37,6 +37,10 @@ RESULTS = pytest.StashKey[dict[str, CheckResult]]()
 # The run record (harness/record.py): the stage fixtures fill it in through the `run_record` fixture.
 RUN_RECORD = pytest.StashKey[RunRecord]()
 
+# The user property of a check that ran in its own thread (harness/plugin/concurrent_checks.py): its own
+# (started, ended) epoch seconds, recorded instead of its test's wait for the thread.
+CONCURRENT_TIMES = "concurrent_check_times"
+
 STAGE_FIXTURES = frozenset({"aws", "infra_apply", "infra", "instance", "host", "ssh", "deployment", "host_configured"})
 
 
@@ -140,9 +144,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     record.certification_run = any(is_certification_check(item) for item in items)
     record.selection = selection_of(config)
     if record.certification_run:
-        # The checks that need no deployment (terraform/ itself) first: they run while the apply,
-        # started with the session (fixtures/stage_infra.py), goes on.
-        items.sort(key=lambda item: bool(STAGE_FIXTURES & set(getattr(item, "fixturenames", ()))))
+        # The checks of the deployment first, those that need none (terraform/ itself) last: their tools run in
+        # the background from the start (harness/plugin/static_checks.py), beside the apply started with the
+        # session (fixtures/stage_infra.py), so that the stage chain waits for nothing of theirs.
+        items.sort(key=lambda item: not STAGE_FIXTURES & set(getattr(item, "fixturenames", ())))
         record.apply_starts_with_session = any("infra_apply" in getattr(item, "fixturenames", ()) for item in items)
     if any(STAGE_FIXTURES & set(getattr(item, "fixturenames", ())) for item in items):
         try:
@@ -199,8 +204,9 @@ class OutcomeRecorder:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if not any(name in report.keywords for name in CERTIFICATION_MARKERS):
             return
+        own = dict(report.user_properties).get(CONCURRENT_TIMES)  # a concurrent check: its thread's time, not the wait
         if report.when == "call":
-            start, stop = report.start, report.stop
+            start, stop = own if own else (report.start, report.stop)
             self.window = [min(self.window[0], start), max(self.window[1], stop)] if self.window else [start, stop]
         if report.failed:
             outcome = "failed" if report.when == "call" else "error"
@@ -210,7 +216,8 @@ class OutcomeRecorder:
             return
         previous = self.results.get(report.nodeid)
         if previous is None or previous.outcome == "passed":
-            seconds = report.duration if report.when == "call" else (previous.seconds if previous else 0.0)
+            seconds = ((own[1] - own[0] if own else report.duration) if report.when == "call"
+                       else (previous.seconds if previous else 0.0))
             message = "" if outcome == "passed" else check_message(report)
             self.results[report.nodeid] = CheckResult(report.nodeid, outcome, round(seconds, 3), message)
 

@@ -42,7 +42,19 @@ def test_a_failed_run_is_one_error(monkeypatch, capsys):
     assert "benchmark run failed" in capsys.readouterr().err
 
 
-def test_checks_are_their_own_durations_not_the_waits_in_their_set_up():
-    document = {"checks": [{"id": "a", "seconds": 1.25}, {"id": "b", "seconds": 0.5}],
-                "stages": [{"name": "checks", "kind": "checks", "seconds": 60.0}]}
-    assert bench.checks_seconds(document) == 1.75
+def test_checks_run_from_the_deployment_being_ready_to_the_last_check():
+    document = {"stages": [
+        {"name": "instance", "kind": "stage", "seconds": 0.2, "started_at": "2026-11-27T10:00:01.000Z",
+         "ended_at": "2026-11-27T10:00:01.200Z"},
+        {"name": "checks", "kind": "checks", "seconds": 9.0, "started_at": "2026-11-27T10:00:00.500Z",
+         "ended_at": "2026-11-27T10:00:09.500Z"},
+        {"name": "host", "kind": "stage", "seconds": 0.5, "started_at": "2026-11-27T10:00:01.250Z",
+         "ended_at": "2026-11-27T10:00:01.750Z"}]}
+    # the static checks before the stages ended do not count: they ran beside them
+    assert bench.checks_seconds(document) == 7.75
+
+
+def test_checks_of_a_run_without_stages_are_none():
+    assert bench.checks_seconds({"stages": [{"name": "checks", "kind": "checks", "seconds": 3.0,
+                                             "started_at": "2026-11-27T10:00:00Z",
+                                             "ended_at": "2026-11-27T10:00:03Z"}]}) == 0.0
