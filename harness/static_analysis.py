@@ -24,12 +24,36 @@ DEFAULT_CHECKOV = REPO_ROOT / ".venv-checkov" / "bin" / "checkov"
 TIMEOUT = 300  # seconds each tool may take
 
 
+# The tools' processes still running, so that a run that ends early (an error, an interrupt) stops them:
+# they run in threads, which no KeyboardInterrupt reaches.
+RUNNING: set[subprocess.Popen] = set()
+_running_lock = threading.Lock()
+
+
 def run_tool(command: list[str], *, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run one tool to its end (HarnessError when it takes longer than TIMEOUT)."""
-    try:
-        return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=TIMEOUT, check=False)
-    except subprocess.TimeoutExpired:
-        raise HarnessError(f"{command[0]} {command[1]} did not finish within {TIMEOUT} s in {cwd}") from None
+    with subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True) as process:
+        with _running_lock:
+            RUNNING.add(process)
+        try:
+            out, err = process.communicate(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise HarnessError(f"{command[0]} {command[1]} did not finish within {TIMEOUT} s in {cwd}") from None
+        finally:
+            with _running_lock:
+                RUNNING.discard(process)
+    return subprocess.CompletedProcess(command, process.returncode, out, err)
+
+
+def stop_tools() -> None:
+    """Kill the tools still running (a run that ends before their checks took their results)."""
+    with _running_lock:
+        running = list(RUNNING)
+    for process in running:
+        process.kill()
+        process.wait()
 
 
 def checkov_binary() -> Path:

@@ -6,16 +6,19 @@ is selected, so that fmt, validate and checkov are done, or nearly, when their c
 """
 from __future__ import annotations
 
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from harness.errors import HarnessError
 from harness.plugin.core import OPTIONS
-from harness.static_analysis import StaticAnalysis
+from harness.static_analysis import StaticAnalysis, stop_tools
 
 STATIC_SUITE = "test_static.py"
 ANALYSIS = pytest.StashKey[StaticAnalysis]()
+WORKDIR = pytest.StashKey[Path]()  # the initialised copy terraform validate reads
 
 
 def configuration_dir(config: pytest.Config) -> Path:
@@ -29,13 +32,15 @@ def configuration_dir(config: pytest.Config) -> Path:
 def static_analysis(config: pytest.Config) -> StaticAnalysis:
     """The run's static analysis (fmt, validate, checkov), started now if it was not yet."""
     if ANALYSIS not in config.stash:
-        workdir = config._tmp_path_factory.mktemp("static")  # type: ignore[attr-defined]
+        workdir = Path(tempfile.mkdtemp(prefix="inventory-tracker-static-"))
+        config.stash[WORKDIR] = workdir
         config.stash[ANALYSIS] = StaticAnalysis(configuration_dir(config), workdir)
     return config.stash[ANALYSIS]
 
 
-def pytest_collection_finish(session: pytest.Session) -> None:
-    """When static checks are selected, their tools start now."""
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> None:
+    """When static checks are selected, their tools start as the checks begin (collection succeeded)."""
     if session.config.option.collectonly:
         return
     if any(Path(str(item.fspath)).name == STATIC_SUITE for item in session.items):
@@ -43,3 +48,10 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             static_analysis(session.config)
         except HarnessError:
             pass  # the checks' fixture raises it again, where it is reported
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Tools still running (the run ended early) are stopped; their working copy is removed."""
+    stop_tools()
+    if WORKDIR in config.stash:
+        shutil.rmtree(config.stash[WORKDIR], ignore_errors=True)
