@@ -71,13 +71,13 @@ def check_staging_certificate(stored: StoredCertificate, commit: str, digest: st
     if document.get("commit") != commit:
         raise HarnessError(f"{REFUSED}: the staging certificate is for commit {document.get('commit')}, not {commit}; "
                            f"certify staging for this commit first: {CERTIFY_STAGING}")
+    if document.get("dirty") is not False:
+        raise HarnessError(f"{REFUSED}: the staging certificate was made from a dirty tree (uncommitted changes); "
+                           f"commit them and run {CERTIFY_STAGING}")
     if document.get("selection") != "complete":
         raise HarnessError(f"{REFUSED}: the staging certificate is partial (selection "
                            f"{document.get('selection')!r}: only some checks ran, paths or -k chose them); "
                            f"run every staging check: {CERTIFY_STAGING}, without paths or -k")
-    if document.get("dirty") is not False:
-        raise HarnessError(f"{REFUSED}: the staging certificate was made from a dirty tree (uncommitted changes); "
-                           f"commit them and run {CERTIFY_STAGING}")
     if document.get("content_digest") != digest:
         raise HarnessError(f"{REFUSED}: the staging certificate is for deployed content "
                            f"{document.get('content_digest')}, this checkout's terraform/, nixos/, spec.json (and flake lock) are {digest}; "

@@ -41,8 +41,22 @@ class SessionBackend(ParamikoBackend):
         self._per_thread.get_command = value
 
     def _exec_command(self, command: bytes) -> tuple[int, bytes, bytes]:
+        """testinfra's own, with the session's channel limit and its retried channel open."""
+        from harness.ssh import open_session
+
         with self.session.channels:
-            return super()._exec_command(command)
+            transport = self.client.get_transport()
+            assert transport is not None
+            chan = open_session(transport, self.session.connect_timeout)
+            try:
+                if self.get_pty:
+                    chan.get_pty()
+                chan.exec_command(command)
+                stdout = b"".join(chan.makefile("rb"))
+                stderr = b"".join(chan.makefile_stderr("rb"))
+                return chan.recv_exit_status(), stdout, stderr
+            finally:
+                chan.close()
 
     @property  # type: ignore[override]
     def client(self) -> paramiko.SSHClient:

@@ -21,9 +21,33 @@ import paramiko
 
 from harness.errors import HarnessError
 from harness.redaction import redact
+from harness.retry import wait_until
 
 
-CHANNELS = 8  # channels open at once on the one connection (sshd's MaxSessions is 10 by default)
+CHANNELS = 6  # channels open at once on the one connection (sshd allows MaxSessions, 10 by default)
+
+
+SESSION_WAIT = 15.0  # seconds a refused session channel is asked for again
+
+
+def open_session(transport: paramiko.Transport, timeout: float) -> paramiko.Channel:
+    """A session channel on ``transport``. sshd refuses one ("Connect failed") while MaxSessions are open, and a
+    channel closed a moment ago still counts until sshd has processed its close: a refusal is asked again."""
+    opened: list[paramiko.Channel] = []
+
+    def opening() -> bool:
+        try:
+            opened.append(transport.open_session(timeout=timeout))
+        except paramiko.ChannelException:
+            if not transport.is_active():
+                raise HarnessError("the SSH connection closed while a session channel was being opened") from None
+            return False
+        return True
+
+    if not opening():  # the named wait (and its log lines) only when sshd refused
+        wait_until("sshd to accept one more session channel on the connection (MaxSessions)", opening,
+                   timeout=SESSION_WAIT, interval=0.1)
+    return opened[0]
 
 
 @dataclass(frozen=True)
@@ -108,7 +132,7 @@ class SshSession:
 
     def _run_on_channel(self, transport: paramiko.Transport, command: str, stdin: bytes | None, timeout: float,
                         check: bool) -> CommandResult:
-        channel = transport.open_session(timeout=self.connect_timeout)
+        channel = open_session(transport, self.connect_timeout)
         try:
             channel.settimeout(1.0)
             channel.exec_command(command)

@@ -16,7 +16,8 @@ def test_service_enabled_and_active(deployment, unit):
 
 
 @pytest.mark.sandbox
-@pytest.mark.concurrent
+@pytest.mark.changes_host
 def test_provisioning_is_idempotent(deployment):
-    """Running the sandbox provisioner again changes nothing ("0 changes")."""
+    """Running the sandbox provisioner again changes nothing ("0 changes"); it runs after the other checks
+    of the deployment, because on a drifted host the re-run repairs what they would have seen."""
     service_checks.check_provisioning_idempotent(deployment)

@@ -8,6 +8,7 @@ the guarding checks pass again.
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
@@ -27,17 +28,30 @@ class Fault:
     repair: Callable[[Any, Any], None]  # (deployment, what inject returned)
 
 
-def run_checks(checks: Checks, deployment: Any, names: Optional[set[str]] = None) -> dict[str, str]:
-    """Run ``checks`` (all, or ``names``); the failed ones and their messages."""
-    failures = {}
-    for name, check in checks.items():
-        if names is not None and name not in names:
-            continue
+CONCURRENT_CHECKS = 6  # as the harness runs them at most (harness/ssh.py CHANNELS)
+
+
+def check_outcomes(checks: Checks, deployment: Any, names: Optional[set[str]] = None) -> dict[str, Optional[AssertionError]]:
+    """Run ``checks`` (all, or ``names``) together in threads, as a certification runs those that wait: each
+    name with None (passed) or its AssertionError (any other error is raised)."""
+    chosen = {name: check for name, check in checks.items() if names is None or name in names}
+
+    def outcome(check: Callable[[Any], Any]) -> Optional[AssertionError]:
         try:
             check(deployment)
         except AssertionError as error:
-            failures[name] = str(error)
-    return failures
+            return error
+        return None
+
+    with ThreadPoolExecutor(max_workers=CONCURRENT_CHECKS, thread_name_prefix="fault check") as pool:
+        futures = {name: pool.submit(outcome, check) for name, check in chosen.items()}
+        return {name: future.result() for name, future in futures.items()}
+
+
+def run_checks(checks: Checks, deployment: Any, names: Optional[set[str]] = None) -> dict[str, str]:
+    """Run ``checks`` (all, or ``names``); the failed ones and their messages."""
+    return {name: str(error) for name, error in check_outcomes(checks, deployment, names).items()
+            if error is not None}
 
 
 def exercise(checks: Checks, deployment: Any, fault: Fault) -> None:

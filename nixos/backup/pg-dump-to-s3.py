@@ -107,7 +107,14 @@ def main(argv):
     bucket = conf["BACKUP_BUCKET"]
     prefix = f"{conf.get('DUMP_PREFIX', 'pg_dump')}/{conf['BARMAN_SERVER']}/"
     s3 = client(conf)
-    existing = dumps(s3, bucket, prefix)
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        existing = dumps(s3, bucket, prefix)
+    except (BotoCoreError, ClientError) as exc:  # one line naming the bucket this host's settings point at
+        print(f"pg-dump-to-s3: cannot list s3://{bucket}/{prefix} (BACKUP_BUCKET in the backup settings): {exc}",
+              file=sys.stderr)
+        return 1
     if argv[:1] == ["--fetch-latest"]:
         if not existing:
             print(f"no dump under s3://{bucket}/{prefix}", file=sys.stderr)

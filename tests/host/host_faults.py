@@ -11,6 +11,7 @@ import shlex
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
+from fault_runner import check_outcomes
 from harness.retry import wait_until
 from suites import crypto_checks, db_checks, host_checks, service_checks, web_checks
 
@@ -278,15 +279,8 @@ def repair_sudo(deployment: Any) -> None:
 
 
 def run_checks(deployment: Any) -> dict[str, Optional[AssertionError]]:
-    """Run every check function; map its name to None (passed) or its AssertionError."""
-    outcomes: dict[str, Optional[AssertionError]] = {}
-    for name, check in CHECKS.items():
-        try:
-            check(deployment)
-            outcomes[name] = None
-        except AssertionError as error:
-            outcomes[name] = error
-    return outcomes
+    """Run every check function (together, in threads); map its name to None (passed) or its AssertionError."""
+    return check_outcomes(CHECKS, deployment)
 
 
 def failed(outcomes: dict[str, Optional[AssertionError]]) -> dict[str, str]:

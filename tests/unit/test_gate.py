@@ -87,11 +87,12 @@ def test_wrong_signer_refused(tmp_path, store, stranger_key, allowed_signers, ch
 @pytest.mark.parametrize("changes, refusal", [
     ({"selection": "partial"}, "is partial .*without paths or -k"),
     ({"dirty": True}, "made from a dirty tree .*commit them"),
+    ({"dirty": True, "selection": "partial"}, "made from a dirty tree"),  # the promotion flow relies on this order
     ({"commit": "def456"}, "is for commit def456, not abc123"),
     ({"content_digest": "sha256:" + "e" * 64}, "for deployed content sha256:e+, this checkout's .* are sha256:d+"),
     ({"certified": False}, "is not a certified staging certificate"),
     ({"environment": "sandbox"}, "is not a certified staging certificate"),
-], ids=["partial", "dirty-tree", "other-commit", "other-digest", "not-certified", "not-staging"])
+], ids=["partial", "dirty-tree", "dirty-and-partial", "other-commit", "other-digest", "not-certified", "not-staging"])
 def test_each_failed_condition_has_its_own_message(tmp_path, store, operator_key, allowed_signers, checkout,
                                                    changes, refusal):
     stored(tmp_path, store, operator_key, **changes)

@@ -1,0 +1,109 @@
+"""Checks marked ``concurrent`` run in threads from the moment their session fixtures exist; their tests report
+the threads' outcomes (harness/plugin/concurrent_checks.py). Each case runs a small pytest session of its own."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from harness.spec import REPO_ROOT
+
+CONFTEST = """
+import threading, time
+import pytest
+
+pytest_plugins = ["harness.plugin.concurrent_checks"]
+EVENTS = []
+
+@pytest.fixture(scope="session")
+def deployment():
+    EVENTS.append("deployment")
+    return {"started": time.monotonic()}
+
+@pytest.fixture(scope="session")
+def events():
+    return EVENTS
+"""
+
+
+def _session(tmp_path: Path, tests: str) -> subprocess.CompletedProcess:
+    (tmp_path / "conftest.py").write_text(CONFTEST)
+    (tmp_path / "test_checks.py").write_text(textwrap.dedent(tests))
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-s", "-o", "addopts=",
+                           str(tmp_path)], capture_output=True, text=True, cwd=tmp_path, timeout=120,
+                          env={"PYTHONPATH": str(REPO_ROOT), "PATH": "/usr/bin:/bin"})
+
+
+def test_waiting_checks_run_together_and_report_their_own_outcomes(tmp_path):
+    result = _session(tmp_path, """
+        import threading, time
+        import pytest
+
+        @pytest.mark.concurrent
+        def test_slow_a(deployment, events):
+            events.append(("a", threading.current_thread().name))
+            time.sleep(1.5)
+
+        @pytest.mark.concurrent
+        def test_slow_b(deployment, events):
+            time.sleep(1.5)
+            assert False, "b found port 5432 open to the internet"
+
+        def test_in_pytests_thread(deployment, events):
+            events.append(("main", threading.current_thread().name))
+
+        def test_took_less_than_the_sum(deployment, events):
+            # both slow checks started with the deployment; waiting for b here ends after ~1.5 s, not 3 s
+            assert ("a", "check test_slow_a") in events
+            assert events[-1] == ("main", "MainThread")
+    """)
+    out = result.stdout
+    assert "1 failed, 3 passed" in out, out
+    assert "FAILED" in out and "test_slow_b" in out and "b found port 5432 open to the internet" in out, out
+    seconds = float(out.strip().splitlines()[-1].split(" in ")[1].split("s")[0])
+    assert seconds < 2.9, f"the two 1.5 s checks did not overlap: {out}"
+
+
+def test_a_concurrent_check_with_a_function_scoped_fixture_is_refused(tmp_path):
+    result = _session(tmp_path, """
+        import pytest
+
+        @pytest.mark.concurrent
+        def test_needs_tmp_path(deployment, tmp_path):
+            pass
+    """)
+    assert result.returncode == 4, result.stdout + result.stderr
+    assert "is marked concurrent but takes a fixture that is not session-scoped" in result.stdout + result.stderr
+
+
+def test_a_check_that_changes_the_host_runs_after_the_others(tmp_path):
+    result = _session(tmp_path, """
+        import pytest
+
+        @pytest.mark.changes_host
+        def test_provisioner_rerun(deployment, events):
+            events.append("rerun")
+
+        def test_looks_at_the_host(deployment, events):
+            events.append("look")
+
+        def test_zz_last_declared(deployment, events):
+            events.append("zz")
+            assert "rerun" not in events, "the host-changing check ran before a check that looks at the host"
+    """)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "3 passed" in result.stdout
+
+
+def test_a_check_both_concurrent_and_changing_the_host_is_refused(tmp_path):
+    result = _session(tmp_path, """
+        import pytest
+
+        @pytest.mark.concurrent
+        @pytest.mark.changes_host
+        def test_both(deployment):
+            pass
+    """)
+    assert result.returncode == 4, result.stdout + result.stderr
+    assert "marked both concurrent and changes_host" in result.stdout + result.stderr
