@@ -42,12 +42,8 @@ class SessionBackend(ParamikoBackend):
 
     def _exec_command(self, command: bytes) -> tuple[int, bytes, bytes]:
         """testinfra's own, with the session's channel limit and its retried channel open."""
-        from harness.ssh import open_session
-
         with self.session.channels:
-            transport = self.client.get_transport()
-            assert transport is not None
-            chan = open_session(transport, self.session.connect_timeout)
+            chan = self.session.open_channel()
             try:
                 if self.get_pty:
                     chan.get_pty()

@@ -9,6 +9,7 @@ on stdin, never on a command line.
 from __future__ import annotations
 
 import hashlib
+import logging
 import shlex
 import socket
 import threading
@@ -23,6 +24,8 @@ from harness.errors import HarnessError
 from harness.redaction import redact
 from harness.retry import wait_until
 
+
+log = logging.getLogger("harness.ssh")
 
 CHANNELS = 6  # channels open at once on the one connection (sshd allows MaxSessions, 10 by default)
 
@@ -125,14 +128,24 @@ class SshSession:
     def run(self, command: str, *, stdin: bytes | None = None, timeout: float = 120,
             check: bool = True) -> CommandResult:
         """Run ``command`` on the instance; with ``check`` a non-zero exit raises HarnessError."""
-        transport = self.client.get_transport()
-        assert transport is not None
         with self.channels:
-            return self._run_on_channel(transport, command, stdin, timeout, check)
+            return self._run_on_channel(command, stdin, timeout, check)
 
-    def _run_on_channel(self, transport: paramiko.Transport, command: str, stdin: bytes | None, timeout: float,
-                        check: bool) -> CommandResult:
-        channel = open_session(transport, self.connect_timeout)
+    def open_channel(self) -> paramiko.Channel:
+        """A session channel on the connection. A connection whose channel open times out (sshd answered the
+        login but not the channel: seen once in CI) is replaced by a new one, once."""
+        try:
+            return open_session(self.client.get_transport(), self.connect_timeout)
+        except paramiko.SSHException as exc:
+            if "Timeout opening channel" not in str(exc):
+                raise
+        log.warning("SSH to %s@%s: no channel opened within %.0f s; connecting again", self.user, self.address,
+                    self.connect_timeout)
+        self.close()
+        return open_session(self.client.get_transport(), self.connect_timeout)
+
+    def _run_on_channel(self, command: str, stdin: bytes | None, timeout: float, check: bool) -> CommandResult:
+        channel = self.open_channel()
         try:
             channel.settimeout(1.0)
             channel.exec_command(command)

@@ -51,6 +51,7 @@ prefetch_after() {
         [ -e "$spool/$next" ] && continue
         mkdir "$spool/$next.fetching" 2>/dev/null || continue  # another call fetches it
         (
+            cd / || exit 1  # not in the data directory: stopping a scratch cluster stops what works in it
             barman-cloud-wal-restore "${common[@]}" "$url" "$BARMAN_SERVER" "$next" "$spool/.$next.part" \
                 && mv -f "$spool/.$next.part" "$spool/$next"
             rm -f "$spool/.$next.part"
@@ -71,10 +72,13 @@ case "$command" in
         if [[ $name =~ ^[0-9A-F]{24}$ ]] && [ "${WAL_PREFETCH:-4}" -gt 0 ]; then
             spool=${WAL_PREFETCH_DIR:-/var/tmp/inventory-tracker-wal-prefetch}/$BACKUP_BUCKET/$BARMAN_SERVER
             (umask 077 && mkdir -p "$spool")
-            find "$spool" -mindepth 1 -mmin +10 -delete 2>/dev/null || true
+            find "$spool" -mindepth 1 -maxdepth 1 -type f -mmin +10 -delete 2>/dev/null || true
+            # The marker of a fetch that died (killed, its host stopped) goes after a minute: fetched again.
+            find "$spool" -mindepth 1 -maxdepth 1 -type d -name '*.fetching' -mmin +1 -exec rmdir {} + \
+                2>/dev/null || true
             prefetch_after "$name" "$spool"
             # A fetch of this very segment that is under way (started by an earlier call) ends first.
-            for _ in $(seq 1 600); do
+            for _ in $(seq 1 200); do
                 [ -d "$spool/$name.fetching" ] || break
                 sleep 0.1
             done
