@@ -34,9 +34,6 @@ log = logging.getLogger("harness.concurrent")
 MARKER = "concurrent"
 MARKER_TEXT = ("a check that mostly waits (restores, dropped-connection timeouts, a provisioner re-run): it starts "
                "in its own thread once its session fixtures exist; its test reports the thread's outcome")
-LAST = "changes_host"
-LAST_TEXT = ("a check that changes the host when it has drifted (the provisioner's re-run repairs what it finds): "
-             "it runs after every other check of the deployment, in pytest's own thread, never concurrent")
 RESULT_TIMEOUT = 900.0  # seconds a test waits for its check's thread (each check has its own, shorter, timeouts)
 TEARDOWN_GRACE = 10.0  # seconds the threads still running get when their fixtures are torn down
 
@@ -116,7 +113,6 @@ CHECKS = pytest.StashKey[list[ConcurrentCheck]]()
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", f"{MARKER}: {MARKER_TEXT}")
-    config.addinivalue_line("markers", f"{LAST}: {LAST_TEXT}")
     config.stash[CHECKS] = []
 
 
@@ -134,16 +130,10 @@ def session_scoped_only(item: pytest.Function) -> bool:
 
 @pytest.hookimpl(trylast=True)  # after deselection: only the checks that will run start early
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # A check that may repair the host comes after those that look at it (the static checks, which do not,
-    # still come after it: harness/plugin/core.py sorts them last, keeping this order).
-    items.sort(key=lambda item: bool(item.get_closest_marker(LAST)))
     checks = []
     for item in items:
         if not item.get_closest_marker(MARKER):
             continue
-        if item.get_closest_marker(LAST):
-            raise pytest.UsageError(f"{item.nodeid} is marked both {MARKER} and {LAST}: a check that may change "
-                                    "the host must not run beside the checks that look at it")
         if not isinstance(item, pytest.Function) or not session_scoped_only(item):
             raise pytest.UsageError(f"{item.nodeid} is marked concurrent but takes a fixture that is not "
                                     "session-scoped: it could not start before its test; drop the marker")

@@ -38,28 +38,6 @@ if [ -n "${S3_ENDPOINT_URL:-}" ]; then
     common+=(--endpoint-url "$S3_ENDPOINT_URL")
 fi
 
-# Recovery asks for one WAL segment at a time, and each barman-cloud-wal-restore is a process of its own
-# (about 0.5 s). So when asked for a segment, the next WAL_PREFETCH (default 4; 0: none) segments are
-# fetched in the background, also with barman-cloud-wal-restore, into a spool that the next calls take
-# them from (16 MB segments, PostgreSQL's default: 256 to a log file). A segment's archived contents
-# never change, so a spooled one is always right; one not archived (yet: the end of WAL) is not
-# spooled, and its own call fetches it later.
-prefetch_after() {
-    local name=$1 spool=$2 timeline=${1:0:8} log=$((16#${1:8:8})) segment=$((16#${1:16:8})) i next
-    for i in $(seq 1 "${WAL_PREFETCH:-4}"); do
-        next=$(printf '%s%08X%08X' "$timeline" $((log + (segment + i) / 256)) $(((segment + i) % 256)))
-        [ -e "$spool/$next" ] && continue
-        mkdir "$spool/$next.fetching" 2>/dev/null || continue  # another call fetches it
-        (
-            cd / || exit 1  # not in the data directory: stopping a scratch cluster stops what works in it
-            barman-cloud-wal-restore "${common[@]}" "$url" "$BARMAN_SERVER" "$next" "$spool/.$next.part" \
-                && mv -f "$spool/.$next.part" "$spool/$next"
-            rm -f "$spool/.$next.part"
-            rmdir "$spool/$next.fetching"
-        ) </dev/null >/dev/null 2>&1 &
-    done
-}
-
 command=${1:-}
 shift || true
 case "$command" in
@@ -67,27 +45,7 @@ case "$command" in
         exec barman-cloud-wal-archive "${common[@]}" --gzip "$url" "$BARMAN_SERVER" "$1"
         ;;
     wal-restore)
-        name=$1
-        target=$2
-        if [[ $name =~ ^[0-9A-F]{24}$ ]] && [ "${WAL_PREFETCH:-4}" -gt 0 ]; then
-            spool=${WAL_PREFETCH_DIR:-/var/tmp/inventory-tracker-wal-prefetch}/$BACKUP_BUCKET/$BARMAN_SERVER
-            (umask 077 && mkdir -p "$spool")
-            find "$spool" -mindepth 1 -maxdepth 1 -type f -mmin +10 -delete 2>/dev/null || true
-            # The marker of a fetch that died (killed, its host stopped) goes after a minute: fetched again.
-            find "$spool" -mindepth 1 -maxdepth 1 -type d -name '*.fetching' -mmin +1 -exec rmdir {} + \
-                2>/dev/null || true
-            prefetch_after "$name" "$spool"
-            # A fetch of this very segment that is under way (started by an earlier call) ends first.
-            for _ in $(seq 1 200); do
-                [ -d "$spool/$name.fetching" ] || break
-                sleep 0.1
-            done
-            if [ -f "$spool/$name" ]; then
-                mv -f "$spool/$name" "$target"
-                exit 0
-            fi
-        fi
-        exec barman-cloud-wal-restore "${common[@]}" "$url" "$BARMAN_SERVER" "$name" "$target"
+        exec barman-cloud-wal-restore "${common[@]}" "$url" "$BARMAN_SERVER" "$1" "$2"
         ;;
     base-backup)
         # An immediate checkpoint: a spread one makes the backup wait minutes on an idle server.

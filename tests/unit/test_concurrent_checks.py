@@ -75,35 +75,3 @@ def test_a_concurrent_check_with_a_function_scoped_fixture_is_refused(tmp_path):
     """)
     assert result.returncode == 4, result.stdout + result.stderr
     assert "is marked concurrent but takes a fixture that is not session-scoped" in result.stdout + result.stderr
-
-
-def test_a_check_that_changes_the_host_runs_after_the_others(tmp_path):
-    result = _session(tmp_path, """
-        import pytest
-
-        @pytest.mark.changes_host
-        def test_provisioner_rerun(deployment, events):
-            events.append("rerun")
-
-        def test_looks_at_the_host(deployment, events):
-            events.append("look")
-
-        def test_zz_last_declared(deployment, events):
-            events.append("zz")
-            assert "rerun" not in events, "the host-changing check ran before a check that looks at the host"
-    """)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "3 passed" in result.stdout
-
-
-def test_a_check_both_concurrent_and_changing_the_host_is_refused(tmp_path):
-    result = _session(tmp_path, """
-        import pytest
-
-        @pytest.mark.concurrent
-        @pytest.mark.changes_host
-        def test_both(deployment):
-            pass
-    """)
-    assert result.returncode == 4, result.stdout + result.stderr
-    assert "marked both concurrent and changes_host" in result.stdout + result.stderr
