@@ -31,27 +31,22 @@ class Fault:
 CONCURRENT_CHECKS = 6  # as the harness runs them at most (harness/ssh.py CHANNELS)
 
 
-def check_outcomes(checks: Checks, deployment: Any, names: Optional[set[str]] = None) -> dict[str, Optional[AssertionError]]:
-    """Run ``checks`` (all, or ``names``) together in threads, as a certification runs those that wait: each
-    name with None (passed) or its AssertionError (any other error is raised)."""
+def run_checks(checks: Checks, deployment: Any, names: Optional[set[str]] = None) -> dict[str, str]:
+    """Run ``checks`` (all, or ``names``) together in threads, as a certification runs those that wait; the
+    failed ones and their messages (any error other than an AssertionError is raised)."""
     chosen = {name: check for name, check in checks.items() if names is None or name in names}
 
-    def outcome(check: Callable[[Any], Any]) -> Optional[AssertionError]:
+    def failure(check: Callable[[Any], Any]) -> Optional[str]:
         try:
             check(deployment)
         except AssertionError as error:
-            return error
+            return str(error)
         return None
 
     with ThreadPoolExecutor(max_workers=CONCURRENT_CHECKS, thread_name_prefix="fault check") as pool:
-        futures = {name: pool.submit(outcome, check) for name, check in chosen.items()}
-        return {name: future.result() for name, future in futures.items()}
-
-
-def run_checks(checks: Checks, deployment: Any, names: Optional[set[str]] = None) -> dict[str, str]:
-    """Run ``checks`` (all, or ``names``); the failed ones and their messages."""
-    return {name: str(error) for name, error in check_outcomes(checks, deployment, names).items()
-            if error is not None}
+        futures = {name: pool.submit(failure, check) for name, check in chosen.items()}
+        outcomes = {name: future.result() for name, future in futures.items()}
+    return {name: message for name, message in outcomes.items() if message is not None}
 
 
 def exercise(checks: Checks, deployment: Any, fault: Fault) -> None:

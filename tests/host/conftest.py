@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from host_faults import failed, run_checks
+from host_faults import failed_checks
 
 
 @pytest.fixture(scope="module")
@@ -11,5 +11,5 @@ def sandbox_host(deployment):
     """The provisioned sandbox; every check passes on it before any fault is injected."""
     if deployment.environment != "sandbox":
         pytest.skip("fault injection breaks the host: sandbox only")
-    assert failed(run_checks(deployment)) == {}, "the freshly provisioned sandbox must pass every check"
+    assert failed_checks(deployment) == {}, "the freshly provisioned sandbox must pass every check"
     return deployment

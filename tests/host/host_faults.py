@@ -11,7 +11,7 @@ import shlex
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
-from fault_runner import check_outcomes
+from fault_runner import run_checks
 from harness.retry import wait_until
 from suites import crypto_checks, db_checks, host_checks, service_checks, web_checks
 
@@ -278,14 +278,9 @@ def repair_sudo(deployment: Any) -> None:
     deployment.ssh.run(f"sudo -n -u root rm -f {SUDO_FAULT_DROPIN} {SUDO_FAULT_DROPIN}.tmp")
 
 
-def run_checks(deployment: Any) -> dict[str, Optional[AssertionError]]:
-    """Run every check function (together, in threads); map its name to None (passed) or its AssertionError."""
-    return check_outcomes(CHECKS, deployment)
-
-
-def failed(outcomes: dict[str, Optional[AssertionError]]) -> dict[str, str]:
-    """The failed checks and their messages."""
-    return {name: str(error) for name, error in outcomes.items() if error is not None}
+def failed_checks(deployment: Any) -> dict[str, str]:
+    """Run every host check (together, in threads, as a certification does); the failed ones and their messages."""
+    return run_checks(CHECKS, deployment)
 
 
 def inject(deployment: Any, fault: Fault) -> None:
@@ -319,7 +314,7 @@ def exercise(deployment: Any, fault: Fault) -> None:
     password = deployment.db.password.reveal()
     try:
         inject(deployment, fault)
-        failures = failed(run_checks(deployment))
+        failures = failed_checks(deployment)
     finally:
         report = repair(deployment, fault)
     assert set(failures) == set(fault.guarded_by), (
@@ -332,6 +327,6 @@ def exercise(deployment: Any, fault: Fault) -> None:
     assert all(password not in message for message in failures.values()), "a failure message shows the password"
     if fault.provisioner_repairs:
         assert report.changes, f"the provisioner did not notice the fault '{fault.name}' (it reported 0 changes)"
-    after = failed(run_checks(deployment))
+    after = failed_checks(deployment)
     how = report.summary() if report is not None else "its undo"
     assert after == {}, f"after repairing '{fault.name}' ({how}) checks still fail: {after}"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from harness.retry import wait_until
-from host_faults import failed, repair, run_checks
+from host_faults import failed_checks, repair
 from suites.web_checks import fetch
 
 
@@ -37,7 +37,7 @@ def test_health_is_503_while_the_database_is_down(sandbox_host):
         report = repair(deployment)
     assert any("postgresql" in change for change in report.changes), report.summary()
     assert fetch(deployment, health).status_code == 200
-    assert failed(run_checks(deployment)) == {}
+    assert failed_checks(deployment) == {}
 
 
 @pytest.mark.parametrize("payload, expected", [

@@ -14,11 +14,10 @@ from crypto_faults import CRYPTO_CHECK_IDS, CRYPTO_FAULTS
 import infra_faults
 import suites.test_drift as drift_suite
 from fault_runner import breaks_marker, exercise, fault_params
-from fault_runner import run_checks as run_suite_checks
+from fault_runner import run_checks
 from harness.record import RunRecord
 from harness.terraform import Terraform, run_variables, terraform_env
-from host_faults import (CHECK_IDS, FAULTS, Fault, break_sudo, failed, inject, repair, repair_sudo,
-                         run_checks)
+from host_faults import CHECK_IDS, FAULTS, Fault, break_sudo, failed_checks, inject, repair, repair_sudo
 from host_faults import exercise as exercise_host_fault
 from suites import host_checks, service_checks
 
@@ -55,14 +54,14 @@ def test_app_port_opened_in_the_security_group_answers_from_the_internet(sandbox
         inject(deployment, bind)
         ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=rule)
         deployment.instance.refresh_firewall()
-        failures = failed(run_checks(deployment))
+        failures = failed_checks(deployment)
     finally:
         ec2.revoke_security_group_ingress(GroupId=group, IpPermissions=rule)
         deployment.instance.refresh_firewall()
         repair(deployment, bind)
     assert set(failures) == APP_EDGE_CHECKS, failures
     assert f"port {port} answers from the internet" in failures["app_closed_from_internet"]
-    assert failed(run_checks(deployment)) == {}, "after revoking the rule and provisioning checks still fail"
+    assert failed_checks(deployment) == {}, "after revoking the rule and provisioning checks still fail"
 
 
 @pytest.mark.breaks(*breaks_marker({"deploy_user_sudo"}, CHECK_IDS).args)
@@ -80,7 +79,7 @@ def test_sudo_that_does_not_give_root_fails_the_sudo_check(sandbox_host):
         repair_sudo(deployment)
     assert f"sudo as {deployment.instance.ssh_user} does not give root" in str(caught.value)
     assert "as nobody" in str(caught.value), str(caught.value)
-    assert failed(run_checks(deployment)) == {}, "after removing the sudoers drop-in checks still fail"
+    assert failed_checks(deployment) == {}, "after removing the sudoers drop-in checks still fail"
 
 
 @pytest.mark.breaks("suites/test_services.py::test_provisioning_is_idempotent")
@@ -101,7 +100,7 @@ def test_drift_on_the_host_fails_the_idempotency_check(sandbox_host):
         pytest.fail("the idempotency check passed although nginx.service had been disabled out of band")
     assert "enabled nginx.service" in message, message
     service_checks.check_provisioning_idempotent(deployment)
-    assert failed(run_checks(deployment)) == {}
+    assert failed_checks(deployment) == {}
 
 
 @pytest.mark.breaks("suites/test_drift.py::test_no_drift")
@@ -131,7 +130,7 @@ def test_rule_added_out_of_band_shows_as_drift(sandbox_host):
 @pytest.fixture(scope="module")
 def infra_as_applied(sandbox_host):
     """The sandbox whose resources are as Terraform applied them: every infra check passes."""
-    assert run_suite_checks(infra_faults.CHECKS, sandbox_host) == {}, "the fresh deployment must pass every infra check"
+    assert run_checks(infra_faults.CHECKS, sandbox_host) == {}, "the fresh deployment must pass every infra check"
     return sandbox_host
 
 
