@@ -26,10 +26,11 @@ from harness.retry import wait_until
 
 CHANNELS = 6  # channels open at once on the one connection (sshd allows MaxSessions, 10 by default)
 SESSION_WAIT = 15.0  # seconds a refused session channel is asked for again
-# Seconds sshd may take to answer a channel open. After the login it opens the PAM session first, where
-# pam_systemd waits for systemd-logind (up to D-Bus's 25 s when logind is slow): the likely reason CI saw
-# every channel open time out after 10 s on a loaded production host whose login had just succeeded.
-SESSION_OPEN_TIMEOUT = 45.0
+# Seconds sshd may take to answer a channel open. It answers none before the login's PAM session is open, and
+# pam_systemd waits there until systemd-logind has the user's manager (user@UID.service) running: a start takes
+# well under a second, a manager stuck stopping takes its 120 s stop timeout (the sandbox image keeps managers
+# running for this reason: fixtures/sandbox/image/customize.sh).
+SESSION_OPEN_TIMEOUT = 30.0
 
 
 def open_session(transport: paramiko.Transport, timeout: float) -> paramiko.Channel:
@@ -44,6 +45,14 @@ def open_session(transport: paramiko.Transport, timeout: float) -> paramiko.Chan
             if not transport.is_active():
                 raise HarnessError("the SSH connection closed while a session channel was being opened") from None
             return False
+        except paramiko.SSHException as exc:
+            if transport.is_active() and "Timeout opening channel" in str(exc):
+                host, port = transport.getpeername()[:2]
+                raise HarnessError(
+                    f"sshd on {host}:{port} accepted the login but answered no session channel within {timeout:.0f} s: "
+                    "the login's session is not open yet; look at the instance's journal for systemd-logind and "
+                    "user@.service (a user manager stuck starting or stopping holds every login)") from None
+            raise
         return True
 
     if not opening():  # the named wait (and its log lines) only when sshd refused

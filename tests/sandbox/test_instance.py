@@ -174,3 +174,29 @@ def test_testinfra_host_as_deploy_with_sudo(booted, deploy_ssh):
         assert host.check_output("id -un") == "root"
         assert host.file("/etc/shadow").mode == 0o640
     assert host.service("ssh").is_running
+
+
+def test_a_login_whose_session_never_opens_is_one_clear_error(booted, deploy_ssh):
+    """sshd answers no channel before the login's PAM session is open: a session that hangs (here pam_exec
+    sleeping, as pam_systemd waits for a user manager stuck stopping) is a HarnessError naming where to look."""
+    from harness.errors import HarnessError
+    from harness.ssh import SshSession, open_session
+
+    hang = "session required pam_exec.so quiet /usr/bin/sleep 20"
+    deploy_ssh.sudo(f"printf '%s\\n' {shlex.quote(hang)} >> /etc/pam.d/sshd")
+    try:
+        with SshSession(booted.address, booted.ssh_user, booted.key_path) as stuck:
+            transport = stuck.client.get_transport()
+            with pytest.raises(HarnessError, match="accepted the login but answered no session channel within 3 s"):
+                open_session(transport, timeout=3)
+    finally:
+        deploy_ssh.sudo(f"sed -i '\\|pam_exec.so quiet /usr/bin/sleep|d' /etc/pam.d/sshd")
+    assert deploy_ssh.run("true").exit_status == 0
+
+
+def test_the_image_keeps_a_users_manager_after_logout(deploy_ssh):
+    """A user's manager is never stopped after their last logout (logind UserStopDelaySec=infinity): its stop
+    can hang for 120 s in a container, and every login meanwhile waits (fixtures/sandbox/image/customize.sh)."""
+    delay = deploy_ssh.run("busctl get-property org.freedesktop.login1 /org/freedesktop/login1 "
+                           "org.freedesktop.login1.Manager UserStopDelayUSec").stdout.split()
+    assert delay == ["t", str(2**64 - 1)], f"logind stops a user's manager after {delay}: the image's drop-in is missing"
