@@ -1,8 +1,9 @@
 """The static checks' tools start as soon as the run's checks are chosen: they run beside the deployment.
 
 suites/test_static.py takes the run's :class:`harness.static_analysis.StaticAnalysis` through
-``static_analysis(config)``; this plugin starts it at the end of collection when a static check
-is selected, so that fmt, validate and checkov are done, or nearly, when their checks come.
+``static_analysis(config)``; this plugin starts it when the test loop starts and a static check is
+selected (not at collection's end: pytest gets there after a usage error too), so that fmt, validate
+and checkov are done, or nearly, when their checks come.
 """
 from __future__ import annotations
 
