@@ -2,10 +2,14 @@
 
 A signal sent to the harness alone (not its process group) is forwarded as
 SIGINT to running terraform children, which then stop gracefully and release
-their state lock before the teardown's destroy.
+their state lock before the teardown's destroy. Once the teardown itself has
+begun, a signal no longer interrupts it (an exception would skip the steps after
+the one it hit: the moto server, the run folder); it is noted, the teardown ends,
+and the run ends as interrupted.
 """
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import time
@@ -14,6 +18,8 @@ from types import FrameType
 from typing import Optional
 
 FORWARD_TO = ("terraform",)
+log = logging.getLogger("harness.interrupt")
+_deferred: list[str] = []  # signals received during the teardown, by name
 
 
 def child_pids(names: tuple[str, ...] = FORWARD_TO) -> list[int]:
@@ -60,3 +66,24 @@ def install() -> None:
     """Install the handler for SIGINT and SIGTERM (main thread only)."""
     signal.signal(signal.SIGINT, _handler)
     signal.signal(signal.SIGTERM, _handler)
+
+
+def _defer(signum: int, frame: Optional[FrameType]) -> None:
+    name = signal.Signals(signum).name
+    if not _deferred:
+        log.warning("%s during the teardown: the teardown goes on to its end (nothing may be left behind), "
+                    "then the run ends as interrupted", name)
+    _deferred.append(name)
+
+
+def defer_during_teardown() -> None:
+    """From now on (the teardown begins) a signal ends the run after the teardown, not inside it. A run already
+    interrupted keeps ignoring repeats."""
+    if signal.getsignal(signal.SIGINT) is _handler:
+        signal.signal(signal.SIGINT, _defer)
+        signal.signal(signal.SIGTERM, _defer)
+
+
+def deferred() -> Optional[str]:
+    """The name of the first signal received during the teardown, or None."""
+    return _deferred[0] if _deferred else None

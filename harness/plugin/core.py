@@ -10,7 +10,7 @@ import pytest
 
 from harness import interrupt
 from harness.certificate import (CheckResult, build_certificate, certifiable, environment_copy, remove_certificate,
-                                 time_to_certificate, write_certificate)
+                                 span_seconds, time_to_certificate, write_certificate)
 from harness.errors import HarnessError
 from harness.logblock import STAGE_TIMES, StageTime, utc_iso
 from harness.options import ENVIRONMENTS, RunOptions
@@ -251,10 +251,20 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     session.config.stash[RUN_RECORD].started_epoch = time.time()
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: Optional[pytest.Item]) -> None:
+    """The last item's teardown tears the session's fixtures down (destroy, container, moto): a signal from
+    here on waits for all of it (harness/interrupt.py)."""
+    if nextitem is None:
+        interrupt.defer_during_teardown()
+
+
 # trylast: after the session fixtures' teardown (destroy, container removal), whose errors count too.
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
+    if interrupt.deferred():  # a signal during the teardown, which went on to its end
+        exitstatus = session.exitstatus = pytest.ExitCode.INTERRUPTED
     options = config.stash[OPTIONS]
     checks = list(config.stash[RESULTS].values())
     record = config.stash[RUN_RECORD]
@@ -368,7 +378,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         for stage_time in STAGE_TIMES:
             label = stage_time.name if stage_time.kind == "stage" else f"{stage_time.kind} {stage_time.name}"
             terminalreporter.write_line(f"{label:<32} {stage_time.seconds:8.1f} s")
-        teardown = sum(t.seconds for t in STAGE_TIMES if t.kind == "teardown")
+        teardown = span_seconds([t for t in STAGE_TIMES if t.kind == "teardown"])  # steps overlap: wall time
         if teardown:
             terminalreporter.write_line(f"{'teardown (all steps)':<32} {teardown:8.1f} s")
         if record.time_to_certificate is not None:

@@ -41,6 +41,12 @@ def test_host_suite_passes_and_leaves_nothing(tmp_path):
     assert seconds <= 15, f"the instance stage took {seconds:.1f} s"
     assert result.leaks == []
     assert _sandbox_leftovers(result.output) == []
+    # the container is removed while Terraform destroys; the teardown's seconds are its wall time
+    certificate = result.certificate()
+    steps = {stage["name"]: stage for stage in certificate["stages"] if stage["kind"] == "teardown"}
+    removed, destroyed = steps["instance-remove"], steps["terraform-destroy"]
+    assert removed["started_at"] < destroyed["ended_at"] and destroyed["started_at"] < removed["ended_at"], steps
+    assert certificate["teardown_seconds"] < sum(step["seconds"] for step in steps.values()), certificate
 
 
 @pytest.mark.breaks("suites/test_host.py::test_exactly_allowed_ports_answer")
@@ -60,6 +66,17 @@ def test_ssh_rule_changed_in_terraform_changes_what_the_internet_sees(tmp_path):
     assert {n for n in failed if "allowed_ports" not in n} == set(), "only the exposure check may fail"
     assert result.leaks == []
     assert _sandbox_leftovers(result.output) == []
+
+
+def test_interrupt_during_the_teardown_leaves_nothing(tmp_path):
+    """Ctrl-C while Terraform destroys and the container is removed beside it: both end, nothing remains."""
+    requires_root()
+    result = interrupt_harness([HOST_SUITE], tmp_path, "terraform destroy ...", sig=signal.SIGINT, delay=0.5)
+    assert result.returncode == 2, result.output[-3000:]  # pytest's "interrupted", after the whole teardown
+    assert "SIGINT during the teardown: the teardown goes on to its end" in result.output, result.output[-3000:]
+    assert re.search(r"terraform destroy \.\.\. finished", result.output), result.output[-3000:]
+    assert result.leaks == [], result.output[-3000:]
+    assert _sandbox_leftovers(result.output) == [], result.output[-3000:]
 
 
 def test_interrupt_during_the_instance_stage_leaves_nothing(tmp_path):
