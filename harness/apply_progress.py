@@ -89,6 +89,7 @@ class ApplyProgress:
         self._created: dict[str, str] = {}
         self._error: Optional[BaseException] = None
         self._done = False
+        self._outputs: Any = None  # outputs published before the end (a read-only run's, from the state)
         self._changed = threading.Condition()
         self._thread: Optional[threading.Thread] = None
 
@@ -98,6 +99,24 @@ class ApplyProgress:
             self._created[address] = resource_id
             self._changed.notify_all()
         log.info("terraform apply: %s created (%s)", address, resource_id)
+
+    def publish_outputs(self, outputs: Any) -> None:
+        """Called by a run that applies nothing (read-only): the outputs are the state's, final before its plan
+        ends. Waits for resources end then too: none will be created."""
+        with self._changed:
+            self._outputs = outputs
+            self._changed.notify_all()
+
+    def wait_outputs(self, timeout: float = 3600) -> Any:
+        """The published outputs as soon as they are, else None once the apply ended (its failure raised)."""
+        with self._changed:
+            ready = self._changed.wait_for(lambda: self._outputs is not None or self._error is not None or self._done,
+                                           timeout=timeout)
+            if not ready:
+                raise HarnessError(f"timed out after {timeout:.0f} s waiting for terraform's outputs")
+            if self._outputs is None:
+                self._raise_failure()
+            return self._outputs
 
     def start(self, apply: Callable[["ApplyProgress"], None]) -> None:
         """Run ``apply(self)`` in a background thread (it calls :meth:`record` as resources appear)."""
@@ -140,7 +159,8 @@ class ApplyProgress:
         with self._changed:
             ready = self._changed.wait_for(
                 lambda: (self._error is not None or self._done
-                         or bool(addresses) and all(a in self._created for a in addresses)),
+                         or bool(addresses) and (self._outputs is not None
+                                                 or all(a in self._created for a in addresses))),
                 timeout=timeout)
             if not ready:
                 raise HarnessError(f"timed out after {timeout:.0f} s waiting for {description}")

@@ -55,3 +55,32 @@ def test_a_failed_apply_ends_every_wait_at_once_as_the_infra_stage():
     with pytest.raises(ApplyFailed, match="Error: boom") as raised:
         progress.wait(("aws_instance.app",), timeout=5)
     assert raised.value.stage == "infra"
+
+
+def test_a_read_only_runs_outputs_end_the_waits_before_its_plan_does():
+    progress, planned = ApplyProgress(), threading.Event()
+
+    def plan(p):
+        p.publish_outputs({"instance_id": "i-1"})
+        planned.wait(5)
+
+    progress.start(plan)
+    assert progress.wait_outputs(timeout=5) == {"instance_id": "i-1"}
+    assert progress.wait(("aws_instance.app",), timeout=5) == {}  # nothing will be created: no wait for it
+    with pytest.raises(HarnessError, match="waiting for terraform apply to finish"):
+        progress.wait(timeout=0.2)  # the plan goes on
+    planned.set()
+    progress.wait(timeout=5)
+
+
+def test_an_apply_publishes_no_outputs_and_its_failure_ends_the_wait_for_them():
+    finished, failed = ApplyProgress(), ApplyProgress()
+    finished.start(lambda p: None)
+    assert finished.wait_outputs(timeout=5) is None  # read from the state once it ended
+
+    def apply(p):
+        raise HarnessError("terraform init failed: Error: no backend")
+
+    failed.start(apply)
+    with pytest.raises(ApplyFailed, match="no backend"):
+        failed.wait_outputs(timeout=5)
