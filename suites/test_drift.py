@@ -8,9 +8,14 @@ import pytest
 pytestmark = [pytest.mark.production]
 
 
-def test_no_drift(infra_apply: Any, run_record: Any) -> None:
+@pytest.fixture
+def drift_planned(infra_apply: Any) -> None:
+    """The infra stage's drift plan has ended (a read-only run's outputs, which the rest uses, come before it)."""
+    infra_apply.progress.wait()
+
+
+def test_no_drift(drift_planned: None, run_record: Any) -> None:
     """The plan of terraform/ against production's state changes nothing (the infra stage records the plan)."""
-    infra_apply.progress.wait()  # the plan ends the infra stage (a read-only run's outputs come before it)
     drift = run_record.drift
     assert drift is not None, "the infra stage made no drift plan; production must be certified read-only"
     assert drift == [], (
