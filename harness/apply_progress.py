@@ -102,7 +102,7 @@ class ApplyProgress:
 
     def publish_outputs(self, outputs: Any) -> None:
         """Called by a run that applies nothing (read-only): the outputs are the state's, final before its plan
-        ends. Waits for resources end then too: none will be created."""
+        ends. A wait for resources ends then too: none will be created."""
         with self._changed:
             self._outputs = outputs
             self._changed.notify_all()
