@@ -8,6 +8,7 @@ pins conflict with pytest's), found through CHECKOV_BIN.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -17,8 +18,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from harness.errors import HarnessError
-from harness.spec import REPO_ROOT
-from harness.terraform import prepare_workdir, terraform_binary, terraform_env
+from harness.spec import REPO_ROOT, SPEC_PATH
+from harness.static_cache import cache_key, cached, file_identity, tree_identity
+from harness.terraform import find_provider_mirror, prepare_workdir, terraform_binary, terraform_env
 
 DEFAULT_CHECKOV = REPO_ROOT / ".venv-checkov" / "bin" / "checkov"
 TIMEOUT = 300  # seconds each tool may take
@@ -81,7 +83,17 @@ def fmt(terraform_dir: Path) -> list[str]:
 
 def validate(terraform_dir: Path, workdir: Path) -> dict[str, Any]:
     """``terraform validate -json`` of a copy of the configuration (spec.json beside it, as the harness lays out
-    a run), initialised without a backend."""
+    a run), initialised without a backend; kept by its inputs (harness/static_cache.py)."""
+    binary = Path(terraform_binary())
+    mirror = find_provider_mirror()
+    inputs = [file_identity(binary), file_identity(SPEC_PATH), hashlib.sha256(SPEC_PATH.read_bytes()).hexdigest(),
+              *(tree_identity(mirror, "registry.terraform.io/**/*") if mirror else ["registry"])]
+    return dict(cached("validate", cache_key("validate", terraform_dir, inputs),
+                       lambda: run_validate(terraform_dir, workdir)))
+
+
+def run_validate(terraform_dir: Path, workdir: Path) -> dict[str, Any]:
+    """``terraform validate -json`` of the configuration, run now."""
     copy = prepare_workdir(terraform_dir, workdir, endpoint_url=None)
     env = terraform_env(workdir, dict(os.environ))
     result = run_tool([terraform_binary(), "init", "-backend=false", "-input=false", "-no-color"], cwd=copy, env=env)
@@ -96,7 +108,15 @@ def validate(terraform_dir: Path, workdir: Path) -> dict[str, Any]:
 
 
 def checkov(terraform_dir: Path) -> dict[str, Any]:
-    """checkov's JSON report over the configuration's Terraform (offline: --skip-download)."""
+    """checkov's JSON report over the configuration's Terraform (offline: --skip-download); kept by its inputs
+    (harness/static_cache.py): the configuration, checkov and the packages of its venv."""
+    binary = checkov_binary()
+    inputs = [file_identity(binary), *tree_identity(binary.parent.parent, "lib/python*/site-packages/*.dist-info/METADATA")]
+    return dict(cached("checkov", cache_key("checkov", terraform_dir, inputs), lambda: run_checkov(terraform_dir)))
+
+
+def run_checkov(terraform_dir: Path) -> dict[str, Any]:
+    """checkov's JSON report over the configuration, run now."""
     command = [str(checkov_binary()), "-d", str(terraform_dir), "--framework", "terraform", "--compact",
                "--skip-download", "-o", "json"]
     result = run_tool(command, cwd=terraform_dir.parent, env=dict(os.environ, BC_SKIP_MAPPING="TRUE"))

@@ -14,6 +14,7 @@ import secrets
 import shlex
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -25,6 +26,7 @@ log = logging.getLogger("harness.checks.backups")
 
 ARCHIVE_DEADLINE = 30.0  # seconds a switched WAL segment may take to reach the bucket
 RESTORE_DIR = "/var/lib/postgresql/restore-check"  # scratch cluster's data directory (removed afterwards)
+RESTORE_SPOOL = "/var/lib/postgresql/restore-check.spool"  # the WAL prefetched for its recovery (removed with it)
 RESTORE_PORT = 5499  # the scratch cluster's port (socket only, never TCP)
 RESTORE_TIMEOUT = 180.0
 DUMP_FILE = "/var/lib/postgresql/restore-check.dump"
@@ -137,9 +139,20 @@ def write_marker(deployment: Any) -> tuple[str, str]:
 _SWITCHING = threading.Lock()
 
 
-def archive_marker(deployment: Any, deadline: float = ARCHIVE_DEADLINE) -> tuple[str, str, str, float]:
-    """Write a marker row, switch to a new WAL segment and wait until the old one (holding the marker) is in
-    the bucket: (marker id, payload, the segment's key, seconds the delivery took).
+@dataclass(frozen=True)
+class ArchivedMarker:
+    """A marker row whose WAL segment reached the bucket."""
+
+    marker: str
+    payload: str
+    key: str  # the segment's key in the bucket
+    seconds: float  # from the switch until the segment was in the bucket
+
+
+def archive_marker(deployment: Any, *, restore_point: Optional[str] = None,
+                   deadline: float = ARCHIVE_DEADLINE) -> ArchivedMarker:
+    """Write a marker row (and, when named, a restore point after it), switch to a new WAL segment and wait until
+    the old one (holding both) is in the bucket.
 
     The wait ends early when the archiver has failed on that segment three times (PostgreSQL's
     own retry count before it pauses): the archive command is broken, not slow.
@@ -149,7 +162,9 @@ def archive_marker(deployment: Any, deadline: float = ARCHIVE_DEADLINE) -> tuple
     with _SWITCHING:
         marker, payload = write_marker(deployment)
         failures_before = int(_archiver_state(deployment).get("failed_count") or 0)
-        segment = sql(deployment, "SELECT pg_walfile_name(pg_switch_wal())")
+        # A recovery that targets the restore point stops there: it asks the bucket for no segment after it.
+        point = f"SELECT pg_create_restore_point('{restore_point}'); " if restore_point else ""
+        segment = sql(deployment, f"{point}SELECT pg_walfile_name(pg_switch_wal())").splitlines()[-1]
     prefix = where.wal_key_prefix(segment)
     start = time.monotonic()
 
@@ -184,7 +199,7 @@ def archive_marker(deployment: Any, deadline: float = ARCHIVE_DEADLINE) -> tuple
             f"{state.get('last_failed_wal') or '-'}, last_archived_wal={state.get('last_archived_wal') or '-'}; "
             f"archive_command={sql(deployment, 'SHOW archive_command')!r}; PostgreSQL's log:\n"
             f"{_archiver_log(deployment)}")
-    return marker, payload, key, time.monotonic() - start
+    return ArchivedMarker(marker, payload, key, time.monotonic() - start)
 
 
 def check_wal_archiving(deployment: Any) -> float:
@@ -192,7 +207,7 @@ def check_wal_archiving(deployment: Any) -> float:
 
     Returns the delivery latency in seconds.
     """
-    _, _, _, latency = archive_marker(deployment)
+    latency = archive_marker(deployment).seconds
     state = _archiver_state(deployment)
     assert state.get("failing") != "t", (
         f"pg_stat_archiver's last failure ({state.get('last_failed_wal')} at {state.get('last_failed_time')}) is "
@@ -233,13 +248,18 @@ def check_dump_fresh(deployment: Any) -> None:
 
 def newest_base_backup_id(deployment: Any) -> str:
     """The id of the newest complete base backup, as barman-cloud lists it on the host."""
+    return str(newest_base_backup(deployment)["backup_id"])
+
+
+def newest_base_backup(deployment: Any) -> dict[str, Any]:
+    """barman-cloud-backup-list's entry of the newest complete base backup (backup_id, begin_wal...)."""
     result = as_postgres(deployment, "inventory-tracker-backup list", timeout=60)
     assert result.exit_status == 0, (
         f"barman-cloud-backup-list failed on the host for {location(deployment).url}: "
         f"{redact(str(result.stderr).strip()[-600:])}")
     backups = [b for b in json.loads(result.stdout or "{}").get("backups_list", []) if b.get("status") == "DONE"]
     assert backups, f"no complete base backup in {location(deployment).url}"
-    return str(backups[-1]["backup_id"])
+    return dict(backups[-1])
 
 
 def _pg_bin(deployment: Any) -> str:
@@ -251,8 +271,9 @@ def _pg_bin(deployment: Any) -> str:
     return path[-1].rsplit("/", 1)[0]
 
 
-def scratch_config(env_file: str) -> str:
-    """postgresql.conf of the scratch cluster: socket only, own port, recovery from the bucket, no archiving."""
+def scratch_config(env_file: str, restore_point: str) -> str:
+    """postgresql.conf of the scratch cluster: socket only, own port, recovery from the bucket up to
+    ``restore_point`` (then promoted), no archiving."""
     return "\n".join([
         "# Scratch cluster of the restore check (removed afterwards).",
         f"port = {RESTORE_PORT}",
@@ -262,28 +283,57 @@ def scratch_config(env_file: str) -> str:
         f"ident_file = '{RESTORE_DIR}/pg_ident.conf'",
         "archive_mode = off",
         "shared_buffers = 32MB",
-        f"restore_command = 'env INVENTORY_TRACKER_BACKUP_ENV={env_file} inventory-tracker-backup wal-restore %f %p'",
+        f"restore_command = 'env INVENTORY_TRACKER_BACKUP_ENV={env_file} WAL_SPOOL={RESTORE_SPOOL} "
+        "inventory-tracker-backup wal-restore %f %p'",
         "recovery_target_timeline = 'latest'",
+        f"recovery_target_name = '{restore_point}'",
+        "recovery_target_action = 'promote'",
         "",
     ])
 
 
-def restore_base_backup(deployment: Any, backup_id: str) -> float:
-    """Restore ``backup_id`` + archived WAL into the scratch cluster and start it until promoted; seconds taken."""
-    start = time.monotonic()
+@dataclass(frozen=True)
+class ScratchCluster:
+    """A base backup downloaded into the scratch cluster's folder, not started yet."""
+
+    backup_id: str
+    begin_wal: str  # the first WAL segment its recovery replays
+    pg_bin: str  # the folder of PostgreSQL's programs on the host
+
+
+def download_base_backup(deployment: Any, restore_point: str) -> ScratchCluster:
+    """Download the newest base backup into a fresh scratch cluster set to recover up to ``restore_point``."""
     pg_bin = _pg_bin(deployment)
     env_file = deployment.spec["backup"]["env_file"]
     remove_scratch_cluster(deployment, pg_bin)
+    newest = newest_base_backup(deployment)
+    backup_id = str(newest["backup_id"])
     deployment.ssh.sudo(f"install -d -o postgres -g postgres -m 0700 {RESTORE_DIR}")
     restored = as_postgres(deployment, f"inventory-tracker-backup restore {shlex.quote(backup_id)} {RESTORE_DIR}",
                            timeout=RESTORE_TIMEOUT)
     assert restored.exit_status == 0, (
         f"barman-cloud-restore of base backup {backup_id} from {location(deployment).url} failed: "
         f"{redact(str(restored.stderr or restored.stdout).strip()[-800:])}")
-    files = {"postgresql.conf": scratch_config(env_file), "pg_hba.conf": "local all postgres peer\n",
+    files = {"postgresql.conf": scratch_config(env_file, restore_point), "pg_hba.conf": "local all postgres peer\n",
              "pg_ident.conf": "", "recovery.signal": ""}
-    for name, text in files.items():
-        as_postgres(deployment, f"tee {RESTORE_DIR}/{name} >/dev/null", stdin=text)
+    as_postgres(deployment, " && ".join(f"printf %s {shlex.quote(text)} > {RESTORE_DIR}/{name}"
+                                        for name, text in files.items()))
+    return ScratchCluster(backup_id, str(newest.get("begin_wal") or ""), pg_bin)
+
+
+def prefetch_wal(deployment: Any, cluster: ScratchCluster) -> None:
+    """Download the WAL the scratch cluster's recovery replays into its spool, in one process (wal-prefetch):
+    its restore_command then takes each segment from there instead of starting barman-cloud once per file."""
+    fetched = as_postgres(deployment, f"inventory-tracker-backup wal-prefetch {shlex.quote(cluster.begin_wal)} "
+                                      f"{RESTORE_SPOOL}", timeout=RESTORE_TIMEOUT)
+    assert fetched.exit_status == 0, (
+        f"wal-prefetch of the archived WAL from {cluster.begin_wal} on (base backup {cluster.backup_id}) from "
+        f"{location(deployment).url} failed: {redact(str(fetched.stderr or fetched.stdout).strip()[-600:])}")
+
+
+def recover_scratch_cluster(deployment: Any, cluster: ScratchCluster) -> None:
+    """Start the downloaded scratch cluster and wait until its recovery from the bucket ended promoted."""
+    backup_id, pg_bin = cluster.backup_id, cluster.pg_bin
     # pg_ctl starts the cluster and returns (-W): the wait below is the harness's own, and it ends at once
     # when no process of the cluster is left (a failed start or recovery).
     started = as_postgres(deployment, f"{pg_bin}/pg_ctl -D {RESTORE_DIR} -l {RESTORE_DIR}/startup.log -W start",
@@ -317,7 +367,6 @@ def restore_base_backup(deployment: Any, backup_id: str) -> float:
                              f"promoted state ({exc})"
                              f"{(' (last refusal: ' + refused[0] + ')') if refused else ''}:\n"
                              f"{log_tail()}") from None
-    return time.monotonic() - start
 
 
 # Lists the processes of a scratch cluster in RESTORE_DIR, one "pid argv" line each: every process working in
@@ -373,27 +422,38 @@ def stop_scratch_processes(deployment: Any, pg_bin: str) -> None:
 def remove_scratch_cluster(deployment: Any, pg_bin: Optional[str] = None) -> None:
     """Stop the restore check's scratch cluster, if any, wait until no process of it is left, and remove it."""
     stop_scratch_processes(deployment, pg_bin or _pg_bin(deployment))
-    deployment.ssh.sudo(f"rm -rf {RESTORE_DIR}", check=False, timeout=60)
+    deployment.ssh.sudo(f"rm -rf {RESTORE_DIR} {RESTORE_SPOOL}", check=False, timeout=60)
 
 
 def check_base_backup_restores(deployment: Any) -> dict[str, Any]:
-    """The newest base backup plus archived WAL restores into a scratch cluster that holds a just-written marker.
+    """The newest base backup plus archived WAL restores into a scratch cluster, up to a restore point written
+    just after a marker row, and holds that marker.
 
     Returns what was restored (backup id, the marker's WAL segment, seconds).
     """
-    marker, payload, key, _ = archive_marker(deployment)
-    backup_id = newest_base_backup_id(deployment)
-    recovery_end = ""
+    restore_point = f"restore-check-{secrets.token_hex(8)}"
+    started = time.monotonic()
+    recovery_end = found = ""
     try:
-        seconds = restore_base_backup(deployment, backup_id)
-        found = sql(deployment, f"SELECT payload FROM {MARKER_TABLE} WHERE id = '{marker}'",
+        # The base backup downloads while the marker's WAL segment travels to the bucket: only the recovery needs
+        # the segment. Leaving the pool waits for the download, also when the marker's archiving failed.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="restore-check download") as pool:
+            downloaded = pool.submit(download_base_backup, deployment, restore_point)
+            archived = archive_marker(deployment, restore_point=restore_point)
+        cluster = downloaded.result()
+        backup_id = cluster.backup_id
+        prefetch_wal(deployment, cluster)
+        recover_scratch_cluster(deployment, cluster)
+        seconds = time.monotonic() - started
+        found = sql(deployment, f"SELECT payload FROM {MARKER_TABLE} WHERE id = '{archived.marker}'",
                     extra=f"-h {RESTORE_DIR} -p {RESTORE_PORT}")
-        if found != payload:
+        if found != archived.payload:
             recovery_end = redact(str(deployment.ssh.sudo(
-                f"grep -E 'redo done|last completed transaction|selected new timeline|could not' "
+                f"grep -E 'redo done|last completed transaction|selected new timeline|recovery stopping|could not' "
                 f"{RESTORE_DIR}/startup.log | tail -n 6", check=False).stdout))
     finally:
         remove_scratch_cluster(deployment)
+    marker, payload, key = archived.marker, archived.payload, archived.key
     assert found == payload, (
         f"the marker row {marker} written before the restore (archived as {key}) is "
         f"{'missing' if not found else 'different'} in the cluster restored from base backup {backup_id} of "

@@ -27,11 +27,11 @@ from typing import Any, Iterator, Optional
 import pytest
 
 from harness.errors import HarnessError
+from harness.plugin.core import CONCURRENT_MARKER as MARKER
 from harness.plugin.core import CONCURRENT_TIMES as TIMES
 
 log = logging.getLogger("harness.concurrent")
 
-MARKER = "concurrent"
 MARKER_TEXT = ("a check that mostly waits (restores, dropped-connection timeouts, a provisioner re-run): it starts "
                "in its own thread once its session fixtures exist; its test reports the thread's outcome")
 RESULT_TIMEOUT = 900.0  # seconds a test waits for its check's thread (each check has its own, shorter, timeouts)

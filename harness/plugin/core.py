@@ -40,6 +40,7 @@ RUN_RECORD = pytest.StashKey[RunRecord]()
 # The user property of a check that ran in its own thread (harness/plugin/concurrent_checks.py): its own
 # (started, ended) epoch seconds, recorded instead of its test's wait for the thread.
 CONCURRENT_TIMES = "concurrent_check_times"
+CONCURRENT_MARKER = "concurrent"  # harness/plugin/concurrent_checks.py
 
 STAGE_FIXTURES = frozenset({"aws", "infra_apply", "infra", "instance", "host", "ssh", "deployment", "host_configured"})
 
@@ -144,16 +145,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     record.certification_run = any(is_certification_check(item) for item in items)
     record.selection = selection_of(config)
     if record.certification_run:
-        # The checks of the deployment first, those that need none (terraform/ itself) last: their tools run in
-        # the background from the start (harness/plugin/static_checks.py), beside the apply started with the
-        # session (fixtures/stage_infra.py), so that the stage chain waits for nothing of theirs.
-        items.sort(key=lambda item: not STAGE_FIXTURES & set(getattr(item, "fixturenames", ())))
+        items.sort(key=run_order)
         record.apply_starts_with_session = any("infra_apply" in getattr(item, "fixturenames", ()) for item in items)
     if any(STAGE_FIXTURES & set(getattr(item, "fixturenames", ())) for item in items):
         try:
             preflight(options, certifying=record.certification_run)
         except HarnessError as exc:
             raise pytest.UsageError(str(exc)) from None
+
+
+def run_order(item: pytest.Item) -> int:
+    """Where a check runs in a certification: the checks of the deployment that run in the test loop first, then
+    those that need no deployment (terraform/ itself), then those that ran in threads of their own.
+
+    The static checks' tools run in the background from the start (harness/plugin/static_checks.py), beside the
+    apply started with the session (fixtures/stage_infra.py), so that the stage chain waits for nothing of
+    theirs. A ``concurrent`` check's test only waits for its thread (harness/plugin/concurrent_checks.py):
+    last, so that the loop runs every other check while the threads work instead of waiting on one of them.
+    """
+    if item.get_closest_marker(CONCURRENT_MARKER):
+        return 2
+    return 0 if STAGE_FIXTURES & set(getattr(item, "fixturenames", ())) else 1
 
 
 def selection_of(config: pytest.Config) -> str:

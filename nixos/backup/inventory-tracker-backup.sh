@@ -10,7 +10,9 @@ usage() {
     cat <<'USAGE'
 usage: inventory-tracker-backup COMMAND
   wal-archive PATH        archive one WAL segment (PostgreSQL's archive_command, %p)
-  wal-restore NAME PATH   fetch one WAL file (restore_command, %f %p); exit 1 when absent
+  wal-restore NAME PATH   fetch one WAL file (restore_command, %f %p); exit 1 when absent. With
+                          WAL_SPOOL set, what wal-prefetch put there is taken from there
+  wal-prefetch FIRST DIR  download every archived WAL segment from FIRST on into DIR, in one process
   base-backup             take a base backup, then apply the retention policy
   list                    the base backups in the bucket, as JSON
   restore BACKUP_ID DIR   download a base backup into DIR (an empty data directory)
@@ -45,7 +47,26 @@ case "$command" in
         exec barman-cloud-wal-archive "${common[@]}" --gzip "$url" "$BARMAN_SERVER" "$1"
         ;;
     wal-restore)
+        if [ -n "${WAL_SPOOL:-}" ]; then
+            case "$1" in
+                *.history)
+                    # wal-prefetch spooled every history file the bucket had (and listed that it did)
+                    if [ -f "$WAL_SPOOL/.history-listed" ]; then
+                        [ -f "$WAL_SPOOL/$1" ] || exit 1
+                        exec cp "$WAL_SPOOL/$1" "$2"
+                    fi
+                    ;;
+                *)
+                    if [ -f "$WAL_SPOOL/$1" ]; then
+                        exec mv -f "$WAL_SPOOL/$1" "$2"
+                    fi
+                    ;;
+            esac
+        fi
         exec barman-cloud-wal-restore "${common[@]}" "$url" "$BARMAN_SERVER" "$1" "$2"
+        ;;
+    wal-prefetch)
+        exec wal-prefetch "${common[@]}" "$url" "$BARMAN_SERVER" "$1" "$2"
         ;;
     base-backup)
         # An immediate checkpoint: a spread one makes the backup wait minutes on an idle server.

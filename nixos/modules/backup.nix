@@ -21,9 +21,14 @@ let
   cfg = config.services.inventory-tracker.backup;
   pg = config.services.postgresql;
 
+  # wal-prefetch imports barman-cloud's downloader: a Python with barman as a module.
+  walPrefetchTool = pkgs.writeScriptBin "wal-prefetch" ''
+    #!${pkgs.python3.withPackages (ps: [ (ps.toPythonModule pkgs.barman) ps.boto3 ])}/bin/python3
+    ${builtins.readFile ../backup/wal-prefetch.py}
+  '';
   backupTool = pkgs.writeShellApplication {
     name = "inventory-tracker-backup";
-    runtimeInputs = [ pkgs.barman pkgs.coreutils ];
+    runtimeInputs = [ pkgs.barman pkgs.coreutils walPrefetchTool ];
     text = builtins.readFile ../backup/inventory-tracker-backup.sh;
   };
   dumpTool = pkgs.writeScriptBin "pg-dump-to-s3" ''

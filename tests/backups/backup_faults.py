@@ -132,6 +132,13 @@ def _reprovision_and_rebase(deployment: Any, _: Any = None) -> None:
     _take_base_backup(deployment)
 
 
+def _break_wal_prefetch(deployment: Any) -> None:
+    from fixtures.sandbox.render import Layout
+
+    deployment.ssh.sudo(f"printf '#!/bin/sh\\necho wal-prefetch: broken on purpose >&2\\nexit 3\\n' "
+                        f"> {Layout().wal_prefetch_tool}")
+
+
 # In this order: the first runs while the deployment has exactly one base backup.
 FAULTS = [
     BackupFault("newest base backup deleted", _delete_newest_base_backup,
@@ -146,6 +153,8 @@ FAULTS = [
     BackupFault("instance profile removed (no credentials for the role)", _remove_instance_profile,
                 frozenset({"wal_archiving", "base_backup_restores", "dump_restores"}), hint="credentials",
                 repair=_restore_instance_profile),
+    BackupFault("WAL prefetch tool broken", _break_wal_prefetch, frozenset({"base_backup_restores"}),
+                hint="wal-prefetch", repair=reprovision),
     BackupFault("lifecycle sends backups to Glacier after 1 day", _early_glacier,
                 frozenset({"lifecycle_keeps_retention"}), hint="GLACIER after 1 days", repair=_restore_lifecycle),
 ]

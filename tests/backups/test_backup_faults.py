@@ -26,3 +26,36 @@ def test_every_backup_check_has_a_fault():
     """Each backup check is guarded by at least one fault."""
     assert every_check_guarded(CHECKS, FAULTS) == set()
     assert set(CHECK_IDS) == set(CHECKS), "every check function names its certification check (CHECK_IDS)"
+
+
+def test_wal_prefetch_spools_the_recovery_wal_and_restore_takes_it_from_there(backed_up):
+    """wal-prefetch downloads every archived segment from a base backup's begin_wal on, in one process; the
+    restore_command (wal-restore with WAL_SPOOL) takes a spooled segment from the spool, the same bytes as the
+    bucket gives, and answers a history file the bucket did not have as absent."""
+    from suites import backup_checks
+
+    deployment = backed_up
+    backup_checks.archive_marker(deployment)
+    begin = backup_checks.newest_base_backup(deployment)["begin_wal"]
+    where = backup_checks.location(deployment)
+    names = {item["Key"].rsplit("/", 1)[-1].removesuffix(".gz")
+             for item in deployment.aws.client("s3").list_objects_v2(
+                 Bucket=where.bucket, Prefix=f"{where.wal_prefix}/{where.server}/wals/").get("Contents", [])}
+    archived = sorted(n for n in names if len(n) == 24 and n[8:] >= begin[8:])
+    spool, out = "/var/lib/postgresql/prefetch-test", "/var/lib/postgresql/prefetch-test.out"
+    try:
+        fetched = backup_checks.as_postgres(deployment, f"inventory-tracker-backup wal-prefetch {begin} {spool}")
+        assert fetched.exit_status == 0, fetched.stderr
+        listed = backup_checks.as_postgres(deployment, f"ls -A {spool}").stdout.split()
+        spooled = sorted(name for name in listed if len(name) == 24)
+        assert spooled == archived, f"spooled {spooled}, archived from {begin} on: {archived}"
+        assert ".history-listed" in listed, f"wal-prefetch did not record that it spooled the history files: {listed}"
+        segment = spooled[-1]
+        checks = backup_checks.as_postgres(
+            deployment, f"WAL_SPOOL={spool} inventory-tracker-backup wal-restore {segment} {out}.spooled && "
+                        f"inventory-tracker-backup wal-restore {segment} {out}.bucket && "
+                        f"cmp {out}.spooled {out}.bucket && test ! -e {spool}/{segment} && "
+                        f"! WAL_SPOOL={spool} inventory-tracker-backup wal-restore 00000009.history {out}.absent")
+        assert checks.exit_status == 0, f"spooled and bucket copies differ, or the spool kept it: {checks.stderr}"
+    finally:
+        deployment.ssh.sudo(f"rm -rf {spool} {out}.spooled {out}.bucket {out}.absent", check=False)

@@ -75,3 +75,22 @@ def test_a_concurrent_check_with_a_function_scoped_fixture_is_refused(tmp_path):
     """)
     assert result.returncode == 4, result.stdout + result.stderr
     assert "is marked concurrent but takes a fixture that is not session-scoped" in result.stdout + result.stderr
+
+
+def test_a_certification_reports_its_concurrent_checks_last():
+    """The test loop runs every other check while the concurrent ones work in their threads: their tests (which
+    only wait for the threads) come after the deployment's other checks and the static ones."""
+    from harness.plugin.core import run_order
+
+    class Item:
+        def __init__(self, name, fixtures, concurrent=False):
+            self.name, self.fixturenames, self.concurrent = name, fixtures, concurrent
+
+        def get_closest_marker(self, name):
+            return object() if name == "concurrent" and self.concurrent else None
+
+    items = [Item("restore", ["deployment"], concurrent=True), Item("checkov", ["analysis"]),
+             Item("ports", ["deployment"]), Item("idempotent", ["deployment"], concurrent=True),
+             Item("tags", ["infra"])]
+    items.sort(key=run_order)
+    assert [item.name for item in items] == ["ports", "tags", "checkov", "restore", "idempotent"]

@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""wal-prefetch: download the archived WAL a recovery will replay, in one process, into a spool folder.
+
+PostgreSQL's restore_command fetches one file per call, and each call of barman-cloud-wal-restore
+is a new process that spends about half a second starting (boto3, barman, the instance profile's
+credentials) before its download of a few milliseconds. A recovery that replays N segments pays
+that N times, one after the other. This tool downloads every archived segment from FIRST_WAL on
+(the base backup's begin_wal) with barman-cloud's own downloader, in one process, into SPOOL_DIR;
+``inventory-tracker-backup wal-restore`` takes a segment from there when ``WAL_SPOOL`` names the
+folder, and asks the bucket for any other (a segment archived after this ran).
+
+Timeline history files are spooled too, with a list of those the bucket had (HISTORY_LISTED): a
+recovery asks for history files that do not exist (the next timeline's, to choose its own; the
+first timeline's parent), three per recovery, each a barman-cloud-wal-restore start. With the list,
+wal-restore answers those from the spool, as the bucket was when wal-prefetch ran: a spool is made
+for one recovery, just before it.
+
+One program for both hosts (nixos/modules/backup.nix packages it, the sandbox provisioner installs
+it); ``inventory-tracker-backup wal-prefetch FIRST_WAL SPOOL_DIR`` runs it with the bucket and
+options from the backup environment file. Credentials come from the instance profile.
+
+  wal-prefetch [barman-cloud options] SOURCE_URL SERVER_NAME FIRST_WAL SPOOL_DIR
+      prints one line: how many segments and history files it spooled
+"""
+import os
+import sys
+from contextlib import closing
+
+from barman.clients.cloud_walrestore import CloudWalDownloader, parse_arguments
+from barman.cloud import ALLOWED_COMPRESSIONS
+from barman.cloud_providers import get_cloud_interface
+from barman.xlog import decode_segment_name, is_history_file, is_wal_file
+
+HISTORY_LISTED = ".history-listed"  # in the spool: the bucket's history files were all spooled, as listed
+
+
+def archived_name(key):
+    """The WAL file name an archived object's key holds (its compression suffix taken off)."""
+    name = key.rsplit("/", 1)[-1]
+    for suffix in ALLOWED_COMPRESSIONS:
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def wanted(segment, first):
+    """A segment at or after ``first``: on its timeline or a later one, at or past its position."""
+    return int(segment[:8], 16) >= int(first[:8], 16) and segment[8:] >= first[8:]
+
+
+def main(argv):
+    # barman-cloud-wal-restore's own arguments (the backup tool passes the same ones): the options, the
+    # bucket URL and server name, then FIRST_WAL and SPOOL_DIR where it takes WAL_NAME and WAL_DEST.
+    options = parse_arguments(argv)
+    first, spool, server = options.wal_name, options.wal_dest, options.server_name
+    if not is_wal_file(first):
+        print(f"wal-prefetch: {first} is not a WAL segment name (give a base backup's begin_wal)", file=sys.stderr)
+        return 2
+    os.makedirs(spool, mode=0o700, exist_ok=True)
+    try:
+        segments, histories = prefetch(options, first, spool, server)
+    except Exception as exc:  # one line naming the failure, as barman-cloud's own tools report theirs
+        print(f"wal-prefetch: spooling the archived WAL from {first} on failed: {exc}", file=sys.stderr)
+        return 1
+    with open(os.path.join(spool, HISTORY_LISTED), "w"):
+        pass
+    print(f"wal-prefetch: {segments} segment(s) from {first} on and {histories} history file(s) in {spool}")
+    return 0
+
+
+def prefetch(options, first, spool, server):
+    """Download the history files and the segments from ``first`` on into ``spool``: (segments, histories)."""
+    segments = histories = 0
+    cloud = get_cloud_interface(options)
+    with closing(cloud):
+        downloader = CloudWalDownloader(cloud_interface=cloud, server_name=server)
+
+        def spool_file(name):
+            partial = os.path.join(spool, name + ".prefetching")
+            downloader.download_wal(name, partial, True)
+            os.rename(partial, os.path.join(spool, name))  # whole, or not there for restore_command
+
+        wals = os.path.join(cloud.path, server, "wals", "")  # as barman-cloud-wal-restore spells it
+        first_tli = decode_segment_name(first)[0]
+        listed = sorted(cloud.list_bucket(wals))
+        for key in listed:  # the history files sit at the top; segments in a folder per timeline and log
+            if is_history_file(archived_name(key)):
+                spool_file(archived_name(key))
+                histories += 1
+        folders = [f for f in listed if f.endswith("/") and len(f.rstrip("/").rsplit("/", 1)[-1]) == 16
+                   and int(f.rstrip("/").rsplit("/", 1)[-1][:8], 16) >= first_tli]
+        for folder in folders:
+            for key in sorted(cloud.list_bucket(folder)):
+                segment = archived_name(key)
+                if is_wal_file(segment) and wanted(segment, first):
+                    spool_file(segment)
+                    segments += 1
+    return segments, histories
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
