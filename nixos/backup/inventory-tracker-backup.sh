@@ -11,8 +11,9 @@ usage() {
 usage: inventory-tracker-backup COMMAND
   wal-archive PATH        archive one WAL segment (PostgreSQL's archive_command, %p)
   wal-restore NAME PATH   fetch one WAL file (restore_command, %f %p); exit 1 when absent. With
-                          WAL_SPOOL set, what wal-prefetch put there is taken from there
-  wal-prefetch FIRST DIR  download every archived WAL segment from FIRST on into DIR, in one process
+                          WAL_SPOOL naming a folder wal-prefetch completed, from that folder alone
+  wal-prefetch FIRST DIR  download the WAL segments from FIRST on and the history files into DIR,
+                          in one process (a spool for one recovery, made just before it)
   base-backup             take a base backup, then apply the retention policy
   list                    the base backups in the bucket, as JSON
   restore BACKUP_ID DIR   download a base backup into DIR (an empty data directory)
@@ -47,21 +48,11 @@ case "$command" in
         exec barman-cloud-wal-archive "${common[@]}" --gzip "$url" "$BARMAN_SERVER" "$1"
         ;;
     wal-restore)
-        if [ -n "${WAL_SPOOL:-}" ]; then
-            case "$1" in
-                *.history)
-                    # wal-prefetch spooled every history file the bucket had (and listed that it did)
-                    if [ -f "$WAL_SPOOL/.history-listed" ]; then
-                        [ -f "$WAL_SPOOL/$1" ] || exit 1
-                        exec cp "$WAL_SPOOL/$1" "$2"
-                    fi
-                    ;;
-                *)
-                    if [ -f "$WAL_SPOOL/$1" ]; then
-                        exec mv -f "$WAL_SPOOL/$1" "$2"
-                    fi
-                    ;;
-            esac
+        if [ -n "${WAL_SPOOL:-}" ] && [ -f "$WAL_SPOOL/.listed" ]; then
+            # wal-prefetch spooled this recovery's WAL as the bucket had it: a file not there is absent.
+            # A copy, not a move: recovery asks for its last segment again when it ends.
+            [ -f "$WAL_SPOOL/$1" ] || exit 1
+            exec cp "$WAL_SPOOL/$1" "$2"
         fi
         exec barman-cloud-wal-restore "${common[@]}" "$url" "$BARMAN_SERVER" "$1" "$2"
         ;;

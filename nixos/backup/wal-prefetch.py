@@ -5,15 +5,14 @@ PostgreSQL's restore_command fetches one file per call, and each call of barman-
 is a new process that spends about half a second starting (boto3, barman, the instance profile's
 credentials) before its download of a few milliseconds. A recovery that replays N segments pays
 that N times, one after the other. This tool downloads every archived segment from FIRST_WAL on
-(the base backup's begin_wal) with barman-cloud's own downloader, in one process, into SPOOL_DIR;
-``inventory-tracker-backup wal-restore`` takes a segment from there when ``WAL_SPOOL`` names the
-folder, and asks the bucket for any other (a segment archived after this ran).
-
-Timeline history files are spooled too, with a list of those the bucket had (HISTORY_LISTED): a
-recovery asks for history files that do not exist (the next timeline's, to choose its own; the
-first timeline's parent), three per recovery, each a barman-cloud-wal-restore start. With the list,
-wal-restore answers those from the spool, as the bucket was when wal-prefetch ran: a spool is made
-for one recovery, just before it.
+(the base backup's begin_wal) and every timeline history file with barman-cloud's own downloader,
+in one process, into SPOOL_DIR, then marks the spool complete (LISTED). With ``WAL_SPOOL`` naming
+that folder, ``inventory-tracker-backup wal-restore`` answers from the spool alone: a file that is
+not there was not in the bucket when wal-prefetch ran, and is absent. That is the archive as it was
+at that moment, which is what a recovery to a point archived before it needs (the restore check's
+restore point): it asks for files that do not exist (the next timeline's history, to choose its
+own; the first timeline's parent; the segment after the end, read ahead), a barman-cloud start
+each without the spool. A spool is made for one recovery, just before it, and removed after it.
 
 One program for both hosts (nixos/modules/backup.nix packages it, the sandbox provisioner installs
 it); ``inventory-tracker-backup wal-prefetch FIRST_WAL SPOOL_DIR`` runs it with the bucket and
@@ -31,7 +30,7 @@ from barman.cloud import ALLOWED_COMPRESSIONS
 from barman.cloud_providers import get_cloud_interface
 from barman.xlog import decode_segment_name, is_history_file, is_wal_file
 
-HISTORY_LISTED = ".history-listed"  # in the spool: the bucket's history files were all spooled, as listed
+LISTED = ".listed"  # in the spool: every WAL file the recovery may ask for is spooled, as the bucket had them
 
 
 def archived_name(key):
@@ -62,7 +61,7 @@ def main(argv):
     except Exception as exc:  # one line naming the failure, as barman-cloud's own tools report theirs
         print(f"wal-prefetch: spooling the archived WAL from {first} on failed: {exc}", file=sys.stderr)
         return 1
-    with open(os.path.join(spool, HISTORY_LISTED), "w"):
+    with open(os.path.join(spool, LISTED), "w"):
         pass
     print(f"wal-prefetch: {segments} segment(s) from {first} on and {histories} history file(s) in {spool}")
     return 0

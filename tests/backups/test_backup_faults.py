@@ -30,8 +30,8 @@ def test_every_backup_check_has_a_fault():
 
 def test_wal_prefetch_spools_the_recovery_wal_and_restore_takes_it_from_there(backed_up):
     """wal-prefetch downloads every archived segment from a base backup's begin_wal on, in one process; the
-    restore_command (wal-restore with WAL_SPOOL) takes a spooled segment from the spool, the same bytes as the
-    bucket gives, and answers a history file the bucket did not have as absent."""
+    restore_command (wal-restore with WAL_SPOOL) takes a spooled segment from the spool (as often as asked), the
+    same bytes as the bucket gives, and answers a file the bucket did not have as absent."""
     from suites import backup_checks
 
     deployment = backed_up
@@ -49,13 +49,17 @@ def test_wal_prefetch_spools_the_recovery_wal_and_restore_takes_it_from_there(ba
         listed = backup_checks.as_postgres(deployment, f"ls -A {spool}").stdout.split()
         spooled = sorted(name for name in listed if len(name) == 24)
         assert spooled == archived, f"spooled {spooled}, archived from {begin} on: {archived}"
-        assert ".history-listed" in listed, f"wal-prefetch did not record that it spooled the history files: {listed}"
+        assert ".listed" in listed, f"wal-prefetch did not mark its spool complete: {listed}"
         segment = spooled[-1]
+        after = f"{segment[:16]}{int(segment[16:], 16) + 1:08X}"
         checks = backup_checks.as_postgres(
             deployment, f"WAL_SPOOL={spool} inventory-tracker-backup wal-restore {segment} {out}.spooled && "
+                        f"WAL_SPOOL={spool} inventory-tracker-backup wal-restore {segment} {out}.again && "
                         f"inventory-tracker-backup wal-restore {segment} {out}.bucket && "
-                        f"cmp {out}.spooled {out}.bucket && test ! -e {spool}/{segment} && "
+                        f"cmp {out}.spooled {out}.bucket && cmp {out}.again {out}.bucket && "
+                        f"! WAL_SPOOL={spool} inventory-tracker-backup wal-restore {after} {out}.absent && "
                         f"! WAL_SPOOL={spool} inventory-tracker-backup wal-restore 00000009.history {out}.absent")
-        assert checks.exit_status == 0, f"spooled and bucket copies differ, or the spool kept it: {checks.stderr}"
+        assert checks.exit_status == 0, (
+            f"the spool gave other bytes than the bucket, not twice, or a file the bucket did not have: {checks.stderr}")
     finally:
-        deployment.ssh.sudo(f"rm -rf {spool} {out}.spooled {out}.bucket {out}.absent", check=False)
+        deployment.ssh.sudo(f"rm -rf {spool} {out}.spooled {out}.again {out}.bucket {out}.absent", check=False)
