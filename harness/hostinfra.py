@@ -9,8 +9,10 @@ run's key, the deploy user), so a run opens one SSH connection, not two.
 from __future__ import annotations
 
 import ipaddress
+import shlex
 import threading
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Iterable, Optional
 
 import paramiko
 from testinfra.backend.paramiko import ParamikoBackend
@@ -80,14 +82,44 @@ def listening_tcp(host: Any) -> list[tuple[str, int]]:
     return found
 
 
+# The unit file states for which `systemctl is-enabled` exits 0 (testinfra's ``is_enabled``); masked, disabled,
+# linked and unknown units are not enabled.
+ENABLED_STATES = frozenset({"enabled", "enabled-runtime", "static", "indirect", "generated", "transient", "alias"})
+
+
 def unit_state(host: Any, unit: str) -> tuple[bool, bool]:
-    """(enabled, active) of the systemd ``unit`` (testinfra ``host.service``); a masked or unknown unit is not enabled."""
-    service = host.service(unit)
-    try:
-        enabled = bool(service.is_enabled)
-    except RuntimeError:  # masked, static or no such unit
-        enabled = False
-    return enabled, bool(service.is_running)
+    """(enabled, active) of the systemd ``unit``, from one ``systemctl show`` (testinfra ``systemd_properties``)
+    rather than one command each; a masked or unknown unit is not enabled."""
+    properties = host.service(unit).systemd_properties
+    return (properties.get("UnitFileState") in ENABLED_STATES,
+            properties.get("ActiveState") in ("active", "reloading"))
+
+
+@dataclass(frozen=True)
+class FileState:
+    """What ``stat`` says of a path (following links): its type, mode, owner and group."""
+
+    kind: str  # stat's %F: "directory", "regular file", ...
+    mode: int
+    user: str
+    group: str
+
+
+def file_state(host: Any, path: str) -> Optional[FileState]:
+    """The state of ``path`` in one command (testinfra's ``host.file`` asks once per property), None when absent."""
+    result = host.run("stat -Lc '%%F|%%a|%%U|%%G' -- %s", path)
+    if result.rc != 0:
+        return None
+    kind, mode, user, group = result.stdout.strip().split("|")
+    return FileState(kind, int(mode, 8), user, group)
+
+
+def missing_commands(host: Any, names: Iterable[str]) -> list[str]:
+    """The commands among ``names`` not on the host's PATH, asked in one command (as root)."""
+    wanted = list(names)
+    found = host.run(" ".join(["for c in"] + [shlex.quote(n) for n in wanted]
+                              + ["; do command -v \"$c\" >/dev/null 2>&1 || echo \"$c\"; done"]))
+    return [name for name in found.stdout.split() if name in wanted]
 
 
 def listeners(host: Any, port: int) -> list[str]:

@@ -161,7 +161,10 @@ class SshSession:
                 while channel.recv_stderr_ready():
                     err += channel.recv_stderr(65536)
                     progressed = True
-                if channel.exit_status_ready() and not channel.recv_ready() and not channel.recv_stderr_ready():
+                # Done when the output ended (EOF) too, not at the exit status alone: sshd may send the status
+                # while the last output is still on its way (the command's pipe drained after it exited).
+                finished = channel.exit_status_ready() and (channel.eof_received or channel.closed)
+                if finished and not channel.recv_ready() and not channel.recv_stderr_ready():
                     break
                 if time.monotonic() > deadline:
                     raise HarnessError(

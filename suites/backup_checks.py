@@ -305,8 +305,10 @@ def download_base_backup(deployment: Any, restore_point: str) -> ScratchCluster:
     """Download the newest base backup into a fresh scratch cluster set to recover up to ``restore_point``."""
     pg_bin = _pg_bin(deployment)
     env_file = deployment.spec["backup"]["env_file"]
-    remove_scratch_cluster(deployment, pg_bin)
-    newest = newest_base_backup(deployment)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="restore-check list") as pool:
+        listed = pool.submit(newest_base_backup, deployment)  # barman-cloud's list, while the old cluster goes
+        remove_scratch_cluster(deployment, pg_bin)
+    newest = listed.result()
     backup_id = str(newest["backup_id"])
     deployment.ssh.sudo(f"install -d -o postgres -g postgres -m 0700 {RESTORE_DIR}")
     restored = as_postgres(deployment, f"inventory-tracker-backup restore {shlex.quote(backup_id)} {RESTORE_DIR}",
