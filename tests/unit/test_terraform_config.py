@@ -72,3 +72,27 @@ def test_state_files_are_made_mode_0600(tmp_path):
     assert (tmp_path / "terraform.tfstate").stat().st_mode & 0o777 == 0o600
     assert (tmp_path / "terraform.tfstate.backup").stat().st_mode & 0o777 == 0o600
     assert (tmp_path / "main.tf").stat().st_mode & 0o777 == 0o644
+
+
+def test_a_kept_runs_outputs_are_read_again_only_when_its_state_changed(tmp_path, monkeypatch):
+    """--reuse reads the outputs kept beside the local state under its digest, without terraform; a changed
+    state (another apply, a destroy) is read by terraform again."""
+    from types import SimpleNamespace
+
+    from harness import terraform as tf
+
+    reads = []
+
+    def read(terraform):
+        reads.append(1)
+        return tf.InfraOutputs("i-1", "10.0.0.5", "sg-1", "bucket", ["aws_instance.app"], terraform.workdir,
+                               {"instance_id": "i-1", "run_id": f"read {len(reads)}"})
+
+    monkeypatch.setattr(tf, "infra_outputs", read)
+    working_copy = SimpleNamespace(workdir=tmp_path)
+    (tmp_path / "terraform.tfstate").write_text('{"serial": 1}')
+    first = tf.kept_infra_outputs(working_copy)
+    again = tf.kept_infra_outputs(working_copy)
+    assert len(reads) == 1 and again == first and again.variables == {"run_id": "read 1"}
+    (tmp_path / "terraform.tfstate").write_text('{"serial": 2}')
+    assert tf.kept_infra_outputs(working_copy).variables == {"run_id": "read 2"} and len(reads) == 2
