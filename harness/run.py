@@ -98,6 +98,9 @@ def open_run(options: RunOptions) -> RunContext:
             )
         key_path = run_dir / "keys" / "id_ed25519"
         public = (run_dir / "keys" / "id_ed25519.pub").read_text().strip()
+        from harness.run_lock import hold
+
+        hold(options.reuse)  # this process works on the kept run now: sweeps from other runs folders leave it be
         return RunContext(options.reuse, run_dir, options, KeyPair(key_path, public))
     from harness.target_cloud import operator_keypair
 

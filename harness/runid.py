@@ -20,8 +20,12 @@ SANDBOX_NAME = re.compile(rf"^(?:{PREFIX}|{CLOUD_INSTANCE_PREFIX})[0-9a-f]{{8}}$
 
 
 def new_run_id() -> str:
-    """Return a fresh run id."""
-    return PREFIX + secrets.token_hex(4)
+    """Return a fresh run id, held by this process while it lives (harness/run_lock.py: sweeps leave it alone)."""
+    from harness.run_lock import hold
+
+    run_id = PREFIX + secrets.token_hex(4)
+    hold(run_id)
+    return run_id
 
 
 def is_run_id(text: str) -> bool:

@@ -23,6 +23,7 @@ from typing import Any, Optional
 from harness.errors import HarnessError
 from harness.logblock import block
 from harness.process import pid_alive, stop_group
+from harness.run_lock import prune as prune_run_locks
 from harness.runid import is_run_id
 from harness.sandbox.cleanup import (owned_by_live_process, run_ids_of_removed_cwds, run_ids_on_machine,
                                      stop_processes_of_run, sweep_sandbox_run)
@@ -109,6 +110,7 @@ def sweep(runs_dir: Path, run_id: Optional[str] = None, *, include_alive: bool =
         if not report:
             raise HarnessError(f"no run {run_id} in {runs_dir}; `ls {runs_dir}` lists the runs")
         return report
+    prune_run_locks()
     for orphan in sorted((run_ids_on_machine() | run_ids_of_removed_cwds()) - known):
         if include_alive or not owned_by_live_process(orphan):
             with block(f"sweeping resources of run {orphan} (no run folder)"):

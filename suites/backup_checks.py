@@ -363,7 +363,7 @@ def recover_scratch_cluster(deployment: Any, cluster: ScratchCluster) -> None:
 
     try:
         wait_until(f"the restored cluster to finish recovery from {location(deployment).url}", promoted,
-                   timeout=RESTORE_TIMEOUT, interval=0.25)
+                   timeout=RESTORE_TIMEOUT, interval=0.15)
     except HarnessError as exc:
         raise AssertionError(f"the cluster restored from base backup {backup_id} did not reach a consistent, "
                              f"promoted state ({exc})"
@@ -404,9 +404,10 @@ def stop_scratch_processes(deployment: Any, pg_bin: str) -> None:
     unlinks its socket and lock files by path when it finally exits: they are the next scratch cluster's,
     which then runs without a socket. So nothing of an old cluster may be left when a new one is set up.
     """
-    as_postgres(deployment, f"test ! -f {RESTORE_DIR}/postmaster.pid || {pg_bin}/pg_ctl -D {RESTORE_DIR} "
-                            "-m immediate -W stop", timeout=60)
+    # pg_ctl waits for the postmaster (up to the grace): usually none of its processes is left when it returns.
     kill_after = time.monotonic() + SCRATCH_STOP_GRACE
+    as_postgres(deployment, f"test ! -f {RESTORE_DIR}/postmaster.pid || {pg_bin}/pg_ctl -D {RESTORE_DIR} "
+                            f"-m immediate -w -t {SCRATCH_STOP_GRACE:.0f} stop", timeout=60)
 
     def none_left() -> bool:
         left = scratch_processes(deployment)

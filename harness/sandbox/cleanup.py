@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 from harness.process import stop_processes
+from harness.run_lock import held
 from harness.runid import is_run_id, is_sandbox_name, run_ids_in
 from harness.sandbox import container, firewall, network
 from harness.sandbox.state import STATE_FILE, ProcessRecord, SandboxState, proc_starttime
@@ -153,10 +154,13 @@ def run_ids_on_machine() -> set[str]:
 def owned_by_live_process(run_id: str) -> bool:
     """True while a run without a state file here may still be alive elsewhere.
 
-    Without a state file in this runs folder the run may belong to another checkout or a
-    helper script: consider it alive while its systemd-nspawn runs under a live parent
-    that is not init (a harness that crashed leaves nspawn re-parented to PID 1).
+    Without a state file in this runs folder the run may belong to another checkout, a test or a
+    helper script: it is alive while a live process holds its run id (harness/run_lock.py), or its
+    systemd-nspawn runs under a live parent that is not init (a harness that crashed leaves nspawn
+    re-parented to PID 1).
     """
+    if held(run_id):
+        return True
     for pid in nspawn_pids(run_id):
         try:
             ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
