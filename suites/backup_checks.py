@@ -14,7 +14,7 @@ import secrets
 import shlex
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -301,13 +301,11 @@ class ScratchCluster:
     pg_bin: str  # the folder of PostgreSQL's programs on the host
 
 
-def download_base_backup(deployment: Any, restore_point: str) -> ScratchCluster:
-    """Download the newest base backup into a fresh scratch cluster set to recover up to ``restore_point``."""
-    pg_bin = _pg_bin(deployment)
-    env_file = deployment.spec["backup"]["env_file"]
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="restore-check list") as pool:
-        listed = pool.submit(newest_base_backup, deployment)  # barman-cloud's list, while the old cluster goes
-        remove_scratch_cluster(deployment, pg_bin)
+def download_base_backup(deployment: Any, restore_point: str, pg_bin: str, listed: Future, cleared: Future
+                         ) -> ScratchCluster:
+    """Download the newest base backup (``listed``) into a fresh scratch cluster (once the old one is ``cleared``),
+    set to recover up to ``restore_point``."""
+    cleared.result()
     newest = listed.result()
     backup_id = str(newest["backup_id"])
     deployment.ssh.sudo(f"install -d -o postgres -g postgres -m 0700 {RESTORE_DIR}")
@@ -316,20 +314,24 @@ def download_base_backup(deployment: Any, restore_point: str) -> ScratchCluster:
     assert restored.exit_status == 0, (
         f"barman-cloud-restore of base backup {backup_id} from {location(deployment).url} failed: "
         f"{redact(str(restored.stderr or restored.stdout).strip()[-800:])}")
-    files = {"postgresql.conf": scratch_config(env_file, restore_point), "pg_hba.conf": "local all postgres peer\n",
-             "pg_ident.conf": "", "recovery.signal": ""}
+    files = {"postgresql.conf": scratch_config(deployment.spec["backup"]["env_file"], restore_point),
+             "pg_hba.conf": "local all postgres peer\n", "pg_ident.conf": "", "recovery.signal": ""}
     as_postgres(deployment, " && ".join(f"printf %s {shlex.quote(text)} > {RESTORE_DIR}/{name}"
                                         for name, text in files.items()))
     return ScratchCluster(backup_id, str(newest.get("begin_wal") or ""), pg_bin)
 
 
-def prefetch_wal(deployment: Any, cluster: ScratchCluster) -> None:
-    """Download the WAL the scratch cluster's recovery replays into its spool, in one process (wal-prefetch):
-    its restore_command then takes each segment from there instead of starting barman-cloud once per file."""
-    fetched = as_postgres(deployment, f"inventory-tracker-backup wal-prefetch {shlex.quote(cluster.begin_wal)} "
+def prefetch_wal(deployment: Any, listed: Future, cleared: Future) -> None:
+    """Download the WAL the recovery of the newest base backup (``listed``) replays into the scratch cluster's spool
+    (once the old one is ``cleared``), in one process (wal-prefetch): its restore_command then takes each file from
+    there instead of starting barman-cloud once per file."""
+    cleared.result()
+    newest = listed.result()
+    begin_wal = str(newest.get("begin_wal") or "")
+    fetched = as_postgres(deployment, f"inventory-tracker-backup wal-prefetch {shlex.quote(begin_wal)} "
                                       f"{RESTORE_SPOOL}", timeout=RESTORE_TIMEOUT)
     assert fetched.exit_status == 0, (
-        f"wal-prefetch of the archived WAL from {cluster.begin_wal} on (base backup {cluster.backup_id}) from "
+        f"wal-prefetch of the archived WAL from {begin_wal} on (base backup {newest.get('backup_id')}) from "
         f"{location(deployment).url} failed: {redact(str(fetched.stderr or fetched.stdout).strip()[-600:])}")
 
 
@@ -437,15 +439,20 @@ def check_base_backup_restores(deployment: Any) -> dict[str, Any]:
     restore_point = f"restore-check-{secrets.token_hex(8)}"
     started = time.monotonic()
     recovery_end = found = ""
+    pg_bin = _pg_bin(deployment)
     try:
-        # The base backup downloads while the marker's WAL segment travels to the bucket: only the recovery needs
-        # the segment. Leaving the pool waits for the download, also when the marker's archiving failed.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="restore-check download") as pool:
-            downloaded = pool.submit(download_base_backup, deployment, restore_point)
+        # Only the recovery needs the marker's WAL segment in the bucket: while it travels there, the newest base
+        # backup is listed and downloaded (once the old scratch cluster is gone); once it is there, the WAL is
+        # spooled beside the download. Leaving the pool waits for every part, also when one of them failed.
+        with ThreadPoolExecutor(max_workers=3, thread_name_prefix="restore-check") as pool:
+            listed = pool.submit(newest_base_backup, deployment)
+            cleared = pool.submit(remove_scratch_cluster, deployment, pg_bin)
+            downloaded = pool.submit(download_base_backup, deployment, restore_point, pg_bin, listed, cleared)
             archived = archive_marker(deployment, restore_point=restore_point)
+            spooled = pool.submit(prefetch_wal, deployment, listed, cleared)
         cluster = downloaded.result()
         backup_id = cluster.backup_id
-        prefetch_wal(deployment, cluster)
+        spooled.result()
         recover_scratch_cluster(deployment, cluster)
         seconds = time.monotonic() - started
         found = sql(deployment, f"SELECT payload FROM {MARKER_TABLE} WHERE id = '{archived.marker}'",
