@@ -297,7 +297,6 @@ class ScratchCluster:
     """A base backup downloaded into the scratch cluster's folder, not started yet."""
 
     backup_id: str
-    begin_wal: str  # the first WAL segment its recovery replays
     pg_bin: str  # the folder of PostgreSQL's programs on the host
 
 
@@ -318,7 +317,7 @@ def download_base_backup(deployment: Any, restore_point: str, pg_bin: str, liste
              "pg_hba.conf": "local all postgres peer\n", "pg_ident.conf": "", "recovery.signal": ""}
     as_postgres(deployment, " && ".join(f"printf %s {shlex.quote(text)} > {RESTORE_DIR}/{name}"
                                         for name, text in files.items()))
-    return ScratchCluster(backup_id, str(newest.get("begin_wal") or ""), pg_bin)
+    return ScratchCluster(backup_id, pg_bin)
 
 
 def prefetch_wal(deployment: Any, listed: Future, cleared: Future) -> None:
