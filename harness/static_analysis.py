@@ -86,7 +86,7 @@ def validate(terraform_dir: Path, workdir: Path) -> dict[str, Any]:
     a run), initialised without a backend; kept by its inputs (harness/static_cache.py)."""
     binary = Path(terraform_binary())
     mirror = find_provider_mirror()
-    inputs = [file_identity(binary), file_identity(SPEC_PATH), hashlib.sha256(SPEC_PATH.read_bytes()).hexdigest(),
+    inputs = [file_identity(binary), hashlib.sha256(SPEC_PATH.read_bytes()).hexdigest(),
               *(tree_identity(mirror, "registry.terraform.io/**/*") if mirror else ["registry"])]
     return dict(cached("validate", cache_key("validate", terraform_dir, inputs),
                        lambda: run_validate(terraform_dir, workdir)))
