@@ -4,8 +4,9 @@ moto's development server (the sandbox's stand-in for AWS; LocalStack builds on
 moto too) now and then carries out a request whose response the AWS SDK in the
 Terraform provider never sees; the SDK retries, and the retry meets the first
 attempt's effect. Seen in CI under load: the default egress rule of a new
-security group "not found" because it was already revoked, and the run's key
-pair a "duplicate" of itself. Terraform then stops with an error although
+security group "not found" because it was already revoked, a new security
+group's egress rule a "duplicate" of itself, and the run's key pair a
+"duplicate" of itself. Terraform then stops with an error although
 nothing is wrong with the configuration.
 
 The recovery undoes what Terraform does not know about and applies again (a
@@ -44,6 +45,8 @@ def _delete_key_pair(aws: AwsEndpoint, match: re.Match) -> None:
 REPLAYS = (
     Replay("the security group's default egress rule was already revoked",
            r"revoking default IPv[46] egress rule for Security Group.*InvalidPermission\.NotFound"),
+    Replay("the security group's rule was already authorised",
+           r"authorizing Security Group \((?:egress|ingress)\) rules.*InvalidPermission\.Duplicate"),
     Replay("the key pair was already created",
            r"InvalidKeyPair\.Duplicate: The keypair '(?P<key>[^']+)' already exists", _delete_key_pair),
 )
