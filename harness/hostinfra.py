@@ -18,8 +18,13 @@ import paramiko
 from testinfra.backend.paramiko import ParamikoBackend
 from testinfra.host import Host
 
+from harness.root_shell import ShellUnavailable
+
 if TYPE_CHECKING:
     from harness.ssh import SshSession
+
+SUDO_PREFIX = b"sudo /bin/sh -c "  # testinfra's get_sudo_command for root (testinfra/backend/base.py)
+SUDO_TIMEOUT = 600.0  # testinfra sets no timeout on a command; a root shell needs one
 
 
 class SessionBackend(ParamikoBackend):
@@ -43,7 +48,13 @@ class SessionBackend(ParamikoBackend):
         self._per_thread.get_command = value
 
     def _exec_command(self, command: bytes) -> tuple[int, bytes, bytes]:
-        """testinfra's own, with the session's channel limit and its retried channel open."""
+        """testinfra's own, with the session's channel limit and its retried channel open; ``host.sudo()``'s
+        commands as root in the session's root shells (harness/root_shell.py) when one is free."""
+        if not self.get_pty and command.startswith(SUDO_PREFIX):
+            try:
+                return self.session.root_shells.run(command[len(b"sudo "):].decode(), timeout=SUDO_TIMEOUT)
+            except ShellUnavailable:
+                pass
         with self.session.channels:
             chan = self.session.open_channel()
             try:

@@ -22,6 +22,7 @@ import paramiko
 from harness.errors import HarnessError
 from harness.redaction import redact
 from harness.retry import wait_until
+from harness.root_shell import RootShells, ShellUnavailable
 
 
 CHANNELS = 6  # channels open at once on the one connection (sshd allows MaxSessions, 10 by default)
@@ -95,6 +96,9 @@ class SshSession:
         # Checks run commands from several threads at once (harness/plugin/concurrent_checks.py); sshd lets
         # one connection have MaxSessions (10) channels open, so at most CHANNELS are.
         self.channels = threading.BoundedSemaphore(CHANNELS)
+        # Root commands without stdin go through a few long-lived root shells (harness/root_shell.py): up to
+        # MAX_SHELLS more channels, within MaxSessions.
+        self.root_shells = RootShells(self.open_channel, address)
 
     @property
     def client(self) -> paramiko.SSHClient:
@@ -177,17 +181,28 @@ class SshSession:
             raise HarnessError(f"SSH channel to {self.address} timed out running: {redact(command)[:200]}") from exc
         finally:
             channel.close()
-        result = CommandResult(status, out.decode(errors="replace"), err.decode(errors="replace"))
-        if check and status != 0:
+        return self._checked(CommandResult(status, out.decode(errors="replace"), err.decode(errors="replace")),
+                             command, check)
+
+    def _checked(self, result: CommandResult, command: str, check: bool) -> CommandResult:
+        if check and result.exit_status != 0:
             raise HarnessError(
-                f"command on {self.user}@{self.address} exited {status}: {redact(command)[:300]}\n"
+                f"command on {self.user}@{self.address} exited {result.exit_status}: {redact(command)[:300]}\n"
                 f"--- stderr (tail) ---\n{_tail(result.stderr)}"
             )
         return result
 
-    def sudo(self, command: str, **kw) -> CommandResult:
-        """Run ``command`` as root: ``sudo -n sh -c <quoted command>``."""
-        return self.run(f"sudo -n sh -c {shlex.quote(command)}", **kw)
+    def sudo(self, command: str, *, stdin: bytes | None = None, timeout: float = 120,
+             check: bool = True) -> CommandResult:
+        """Run ``command`` as root, as ``sudo -n sh -c <quoted command>`` would: in a root shell already open
+        (harness/root_shell.py), or on a channel of its own when none is free or none can start."""
+        as_root = f"sudo -n sh -c {shlex.quote(command)}"
+        try:
+            status, out, err = self.root_shells.run(command, timeout=timeout, stdin=stdin)
+        except ShellUnavailable:
+            return self.run(as_root, stdin=stdin, timeout=timeout, check=check)
+        return self._checked(CommandResult(status, out.decode(errors="replace"), err.decode(errors="replace")),
+                             as_root, check)
 
     def put_file(self, path: str, data: bytes, *, mode: int = 0o644, owner: str = "root",
                  group: str = "root") -> bool:
@@ -210,6 +225,7 @@ class SshSession:
 
     def close(self) -> None:
         """Close the connection (a later command reconnects)."""
+        self.root_shells.close()
         if self._client is not None:
             self._client.close()
             self._client = None

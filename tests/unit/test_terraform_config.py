@@ -4,6 +4,7 @@ import pytest
 from harness import terraform
 from harness.errors import HarnessError
 from harness.spec import REPO_ROOT
+from harness.terraform import Terraform, drop_lock_hashes, prepare_workdir, terraform_env
 
 
 def test_mirror_from_setting(tmp_path, monkeypatch):
@@ -96,3 +97,47 @@ def test_a_kept_runs_outputs_are_read_again_only_when_its_state_changed(tmp_path
     assert len(reads) == 1 and again == first and again.variables == {"run_id": "read 1"}
     (tmp_path / "terraform.tfstate").write_text('{"serial": 2}')
     assert tf.kept_infra_outputs(working_copy).variables == {"run_id": "read 2"} and len(reads) == 2
+
+
+LOCK_FILE = '''# This file is maintained automatically by "terraform init".
+# Manual edits may be lost in future updates.
+
+provider "registry.terraform.io/hashicorp/aws" {
+  version     = "5.100.0"
+  constraints = "~> 5.100"
+  hashes = [
+    "h1:edXOJWE4ORX8Fm+dpVpICzMZJat4AX0VRCAy/xkcOc0=",
+    "zh:0123456789abcdef",
+  ]
+}
+
+provider "registry.terraform.io/hashicorp/random" {
+  version = "3.6.0"
+  hashes = [
+    "h1:abc=",
+  ]
+}
+'''
+
+
+def test_a_stand_in_working_copy_keeps_versions_but_no_provider_hashes(tmp_path):
+    (tmp_path / ".terraform.lock.hcl").write_text(LOCK_FILE)
+    drop_lock_hashes(tmp_path)
+    lock = (tmp_path / ".terraform.lock.hcl").read_text()
+    assert "hashes" not in lock and "h1:" not in lock
+    assert lock.count('version     = "5.100.0"') == 1 and 'constraints = "~> 5.100"' in lock
+    assert 'version = "3.6.0"' in lock and lock.count("provider \"") == 2
+
+
+def test_init_drops_the_hashes_against_a_stand_in_only(tmp_path):
+    """Real terraform init (the machine's provider mirror): a working copy against AWS keeps the hashes init
+    recorded, one against a stand-in endpoint has none, and terraform still reads it."""
+    kept = {}
+    for name, endpoint in (("aws", None), ("stand-in", "http://127.0.0.1:9")):
+        run_dir = tmp_path / name
+        run_dir.mkdir()
+        terraform = Terraform(prepare_workdir(REPO_ROOT / "terraform", run_dir, endpoint), terraform_env(run_dir, {}))
+        terraform.init()
+        kept[name] = "h1:" in (terraform.workdir / ".terraform.lock.hcl").read_text()
+        terraform.tf.execute_command("validate")  # raises when terraform rejects the lock file
+    assert kept == {"aws": True, "stand-in": False}
