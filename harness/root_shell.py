@@ -32,7 +32,9 @@ import paramiko
 from harness.errors import HarnessError
 from harness.redaction import redact
 
-MAX_SHELLS = 3  # root shells held open at once (sshd's MaxSessions is 10; the session keeps 6 for channels)
+# Root shells held open at once: with the session's 6 channels that leaves sshd's MaxSessions (10) room for the
+# sessions sshd still counts after their close (a command that overran its timeout holds one until it ends).
+MAX_SHELLS = 2
 START_TIMEOUT = 15.0  # seconds a new shell has to answer its first command (am I root?)
 RETRY_REFUSED = 10.0  # seconds after a refused shell before one is tried again (meanwhile: channels)
 

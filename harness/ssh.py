@@ -47,6 +47,10 @@ def open_session(transport: paramiko.Transport, timeout: float) -> paramiko.Chan
                 raise HarnessError("the SSH connection closed while a session channel was being opened") from None
             return False
         except paramiko.SSHException as exc:
+            if transport.is_active() and "Unable to open channel" in str(exc):
+                # A refusal too: paramiko keeps the refusal's ChannelException in one slot per connection, and a
+                # thread opening another channel at the same moment may have taken it (paramiko's open_channel).
+                return False
             if transport.is_active() and "Timeout opening channel" in str(exc):
                 host, port = transport.getpeername()[:2]
                 raise HarnessError(

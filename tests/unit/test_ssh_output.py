@@ -1,7 +1,9 @@
 """A command's output is read to its end, also when sshd sends the exit status before the last output."""
 from __future__ import annotations
 
-from harness.ssh import SshSession
+import paramiko
+
+from harness.ssh import SshSession, open_session
 
 
 class StatusFirstChannel:
@@ -53,3 +55,26 @@ def test_output_after_the_exit_status_is_not_lost(tmp_path):
     session.open_channel = StatusFirstChannel  # type: ignore[method-assign]
     result = session._run_on_channel("psql -f -", b"SELECT 1;", timeout=5, check=True)
     assert result.exit_status == 0 and result.stdout == "written\n"
+
+
+class RefusingOnceTransport:
+    """A connection whose first session channel is refused the way paramiko reports it when another thread took
+    the refusal's ChannelException first: a bare SSHException("Unable to open channel.")."""
+
+    def __init__(self):
+        self.opens = 0
+
+    def is_active(self):
+        return True
+
+    def open_session(self, timeout):
+        self.opens += 1
+        if self.opens == 1:
+            raise paramiko.SSHException("Unable to open channel.")
+        return "channel"
+
+
+def test_a_refusal_whose_exception_another_thread_took_is_asked_again():
+    transport = RefusingOnceTransport()
+    assert open_session(transport, timeout=1) == "channel"
+    assert transport.opens == 2
