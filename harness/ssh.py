@@ -197,10 +197,14 @@ class SshSession:
         return result
 
     def sudo(self, command: str, *, stdin: bytes | None = None, timeout: float = 120,
-             check: bool = True) -> CommandResult:
+             check: bool = True, lasting: bool = False) -> CommandResult:
         """Run ``command`` as root, as ``sudo -n sh -c <quoted command>`` would: in a root shell already open
-        (harness/root_shell.py), or on a channel of its own when none is free or none can start."""
+        (harness/root_shell.py), or on a channel of its own when none is free or none can start. ``lasting``: a
+        command of seconds (a restore, a download) takes a channel of its own at once, leaving the few root
+        shells to the many short questions, for which a channel's 55 ms would be most of their time."""
         as_root = f"sudo -n sh -c {shlex.quote(command)}"
+        if lasting:
+            return self.run(as_root, stdin=stdin, timeout=timeout, check=check)
         try:
             status, out, err = self.root_shells.run(command, timeout=timeout, stdin=stdin)
         except ShellUnavailable:

@@ -75,16 +75,18 @@ def location(deployment: Any) -> BackupLocation:
                           backup["dump_prefix"])
 
 
-def as_postgres(deployment: Any, command: str, *, timeout: float = 120, stdin: Optional[str] = None) -> Any:
+def as_postgres(deployment: Any, command: str, *, timeout: float = 120, stdin: Optional[str] = None,
+                lasting: bool = False) -> Any:
     """Run ``command`` on the host as the postgres user (with the backup settings in its environment).
 
     ``command`` is a shell command line run whole by a shell of the postgres user: every part of a
-    ``a || b`` or ``a && b`` runs as postgres (pg_ctl refuses to run as root).
+    ``a || b`` or ``a && b`` runs as postgres (pg_ctl refuses to run as root). ``lasting``: it takes seconds
+    (barman-cloud, pg_restore), so it takes a channel of its own (``SshSession.sudo``).
     """
     env_file = deployment.spec["backup"]["env_file"]
     wrapped = f"cd / && runuser -u postgres -- env INVENTORY_TRACKER_BACKUP_ENV={shlex.quote(env_file)} " \
               f"PATH=/usr/local/bin:/run/current-system/sw/bin:/usr/bin:/bin sh -c {shlex.quote(command)}"
-    return deployment.ssh.sudo(wrapped, check=False, timeout=timeout,
+    return deployment.ssh.sudo(wrapped, check=False, timeout=timeout, lasting=lasting,
                                stdin=stdin.encode() if stdin is not None else None)
 
 
@@ -253,7 +255,7 @@ def newest_base_backup_id(deployment: Any) -> str:
 
 def newest_base_backup(deployment: Any) -> dict[str, Any]:
     """barman-cloud-backup-list's entry of the newest complete base backup (backup_id, begin_wal...)."""
-    result = as_postgres(deployment, "inventory-tracker-backup list", timeout=60)
+    result = as_postgres(deployment, "inventory-tracker-backup list", timeout=60, lasting=True)
     assert result.exit_status == 0, (
         f"barman-cloud-backup-list failed on the host for {location(deployment).url}: "
         f"{redact(str(result.stderr).strip()[-600:])}")
@@ -309,7 +311,7 @@ def download_base_backup(deployment: Any, restore_point: str, pg_bin: str, liste
     backup_id = str(newest["backup_id"])
     deployment.ssh.sudo(f"install -d -o postgres -g postgres -m 0700 {RESTORE_DIR}")
     restored = as_postgres(deployment, f"inventory-tracker-backup restore {shlex.quote(backup_id)} {RESTORE_DIR}",
-                           timeout=RESTORE_TIMEOUT)
+                           timeout=RESTORE_TIMEOUT, lasting=True)
     assert restored.exit_status == 0, (
         f"barman-cloud-restore of base backup {backup_id} from {location(deployment).url} failed: "
         f"{redact(str(restored.stderr or restored.stdout).strip()[-800:])}")
@@ -328,7 +330,7 @@ def prefetch_wal(deployment: Any, listed: Future, cleared: Future) -> None:
     newest = listed.result()
     begin_wal = str(newest.get("begin_wal") or "")
     fetched = as_postgres(deployment, f"inventory-tracker-backup wal-prefetch {shlex.quote(begin_wal)} "
-                                      f"{RESTORE_SPOOL}", timeout=RESTORE_TIMEOUT)
+                                      f"{RESTORE_SPOOL}", timeout=RESTORE_TIMEOUT, lasting=True)
     assert fetched.exit_status == 0, (
         f"wal-prefetch of the archived WAL from {begin_wal} on (base backup {newest.get('backup_id')}) from "
         f"{location(deployment).url} failed: {redact(str(fetched.stderr or fetched.stdout).strip()[-600:])}")
@@ -408,7 +410,7 @@ def stop_scratch_processes(deployment: Any, pg_bin: str) -> None:
     # pg_ctl waits for the postmaster (up to the grace): usually none of its processes is left when it returns.
     kill_after = time.monotonic() + SCRATCH_STOP_GRACE
     as_postgres(deployment, f"test ! -f {RESTORE_DIR}/postmaster.pid || {pg_bin}/pg_ctl -D {RESTORE_DIR} "
-                            f"-m immediate -w -t {SCRATCH_STOP_GRACE:.0f} stop", timeout=60)
+                            f"-m immediate -w -t {SCRATCH_STOP_GRACE:.0f} stop", timeout=60, lasting=True)
 
     def none_left() -> bool:
         left = scratch_processes(deployment)
@@ -481,7 +483,7 @@ def check_dump_restores(deployment: Any) -> dict[str, int]:
     recorded at dump time (counted by pg-dump-to-s3 in the dump's own snapshot, stored next to it)."""
     port = deployment.spec["database"]["port"]
     where = location(deployment)
-    fetched = as_postgres(deployment, f"pg-dump-to-s3 --fetch-latest {DUMP_FILE}", timeout=120)
+    fetched = as_postgres(deployment, f"pg-dump-to-s3 --fetch-latest {DUMP_FILE}", timeout=120, lasting=True)
     assert fetched.exit_status == 0, (
         f"fetching the newest pg_dump and its recorded row counts from s3://{where.bucket}/{where.dumps_prefix} "
         f"failed: {redact(str(fetched.stderr).strip()[-600:])}")
@@ -494,7 +496,7 @@ def check_dump_restores(deployment: Any) -> dict[str, int]:
     try:
         sql(deployment, f"DROP DATABASE IF EXISTS {DUMP_DB}; CREATE DATABASE {DUMP_DB};")
         restored = as_postgres(deployment, f"pg_restore --no-owner --exit-on-error -p {port} -d {DUMP_DB} {DUMP_FILE}",
-                               timeout=300)
+                               timeout=300, lasting=True)
         assert restored.exit_status == 0, (
             f"pg_restore of s3://{where.bucket}/{key} failed: "
             f"{redact(str(restored.stderr).strip()[-600:])}")

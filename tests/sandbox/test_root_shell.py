@@ -101,3 +101,12 @@ def test_a_shell_that_would_not_be_root_is_not_used(booted, deploy_ssh):
     finally:
         deploy_ssh.run(f"sudo -n -u root rm -f {dropin}")
     assert deploy_ssh.sudo("id -un").stdout.strip() == "root"
+
+
+def test_a_lasting_command_leaves_the_root_shells_to_short_ones(booted):
+    """``lasting=True`` (a restore, a download: seconds) takes a channel of its own and opens no root shell."""
+    with SshSession(booted.address, booted.ssh_user, booted.key_path) as fresh:
+        assert fresh.sudo("sleep 0.2; id -un", lasting=True).stdout.strip() == "root"
+        assert fresh.root_shells.opened == 0
+        assert fresh.sudo("id -un").stdout.strip() == "root"
+        assert fresh.root_shells.opened == 1
