@@ -39,8 +39,18 @@ def hold(run_id: str) -> None:
     with _holding:
         if run_id in _held:
             return
-        descriptor = os.open(lock_dir() / f"{run_id}.lock", os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o644)
-        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        path = lock_dir() / f"{run_id}.lock"
+        while True:
+            descriptor = os.open(path, os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o644)
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            # A prune (held() of another process) may have unlinked the file between the open and the flock:
+            # a lock on a file no longer at the path shows nobody. Lock the file that is there.
+            try:
+                if os.stat(path).st_ino == os.fstat(descriptor).st_ino:
+                    break
+            except FileNotFoundError:
+                pass
+            os.close(descriptor)
         _held[run_id] = descriptor
 
 

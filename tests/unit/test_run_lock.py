@@ -71,3 +71,34 @@ def test_a_sweep_removes_the_lock_files_of_ended_runs():
     assert (run_lock.lock_dir() / f"{run_id}.lock").exists()
     run_lock.prune()
     assert not (run_lock.lock_dir() / f"{run_id}.lock").exists()
+
+
+def test_a_lock_file_pruned_between_open_and_flock_is_taken_again(monkeypatch):
+    """A prune from another process unlinks the (free) lock file just after this process opened it: the lock it then
+    takes must be on the file at the path, or no other process could see the run as held."""
+    run_id = "it" + "0badc0de"
+    path = run_lock.lock_dir() / f"{run_id}.lock"
+    real_flock = run_lock.fcntl.flock
+    pruned = []
+
+    def flock_after_a_prune(descriptor, operation):
+        if not pruned:
+            pruned.append(path)
+            path.unlink()  # what held() of another process does to a lock file nobody holds
+        return real_flock(descriptor, operation)
+
+    monkeypatch.setattr(run_lock.fcntl, "flock", flock_after_a_prune)
+    try:
+        run_lock.hold(run_id)
+        monkeypatch.setattr(run_lock.fcntl, "flock", real_flock)
+        checker = _in_another_process(f"""
+            from harness import run_lock
+            print(run_lock.held({run_id!r}))
+        """)
+        assert checker.communicate("", timeout=30)[0].strip() == "True"
+        assert pruned
+    finally:
+        descriptor = run_lock._held.pop(run_id, None)
+        if descriptor is not None:
+            run_lock.os.close(descriptor)
+        path.unlink(missing_ok=True)
