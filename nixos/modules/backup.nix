@@ -21,14 +21,19 @@ let
   cfg = config.services.inventory-tracker.backup;
   pg = config.services.postgresql;
 
+  # The WAL archive is zstd-compressed (barman-cloud-wal-archive --zstd), and restores read it:
+  # barman's optional zstandard module, which nixpkgs' barman does not depend on.
+  barman = pkgs.barman.overridePythonAttrs (old: {
+    dependencies = (old.dependencies or [ ]) ++ [ pkgs.python3Packages.zstandard ];
+  });
   # wal-prefetch imports barman-cloud's downloader: a Python with barman as a module.
   walPrefetchTool = pkgs.writeScriptBin "wal-prefetch" ''
-    #!${pkgs.python3.withPackages (ps: [ (ps.toPythonModule pkgs.barman) ps.boto3 ])}/bin/python3
+    #!${pkgs.python3.withPackages (ps: [ (ps.toPythonModule barman) ps.boto3 ])}/bin/python3
     ${builtins.readFile ../backup/wal-prefetch.py}
   '';
   backupTool = pkgs.writeShellApplication {
     name = "inventory-tracker-backup";
-    runtimeInputs = [ pkgs.barman pkgs.coreutils walPrefetchTool ];
+    runtimeInputs = [ barman pkgs.coreutils walPrefetchTool ];
     text = builtins.readFile ../backup/inventory-tracker-backup.sh;
   };
   dumpTool = pkgs.writeScriptBin "pg-dump-to-s3" ''

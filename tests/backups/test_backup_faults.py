@@ -1,6 +1,8 @@
 """Fault injection for the backup checks, on the session's deployed sandbox (break, check, repair, check)."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from backup_faults import CHECK_IDS, CHECKS, FAULTS
@@ -38,7 +40,7 @@ def test_wal_prefetch_spools_the_recovery_wal_and_restore_takes_it_from_there(ba
     backup_checks.archive_marker(deployment)
     begin = backup_checks.newest_base_backup(deployment)["begin_wal"]
     where = backup_checks.location(deployment)
-    names = {item["Key"].rsplit("/", 1)[-1].removesuffix(".gz")
+    names = {re.sub(r"\.(zst|gz)$", "", item["Key"].rsplit("/", 1)[-1])
              for item in deployment.aws.client("s3").list_objects_v2(
                  Bucket=where.bucket, Prefix=f"{where.wal_prefix}/{where.server}/wals/").get("Contents", [])}
     archived = sorted(n for n in names if len(n) == 24 and n[8:] >= begin[8:])
