@@ -59,11 +59,14 @@ def apply_alone(workdir: Path) -> float:
                               terraform_env(workdir, endpoint.env))
         variables = run_variables("sandbox", run_id, keypair.public_openssh, persistent=False)
         tfvars = REPO_ROOT / "terraform" / "sandbox.tfvars"
-        terraform.init()
-        started = time.monotonic()
-        terraform.apply(tfvars, variables)
-        seconds = time.monotonic() - started
-        terraform.destroy(tfvars, variables, refresh=False)
+        try:
+            terraform.init()
+            started = time.monotonic()
+            terraform.apply(tfvars, variables)
+            seconds = time.monotonic() - started
+            terraform.destroy(tfvars, variables, refresh=False)
+        finally:
+            terraform.close()
         return round(seconds, 2)
     finally:
         server.stop()

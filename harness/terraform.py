@@ -10,7 +10,9 @@ import json
 import os
 import re
 import shutil
+import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional
@@ -19,6 +21,7 @@ import tftest
 
 from harness.errors import HarnessError
 from harness.logblock import log
+from harness.provider_server import REATTACH_ENV, ProviderServer, reattach_wanted
 from harness.redaction import redact
 from harness.spec import SPEC_PATH
 
@@ -226,6 +229,40 @@ class Terraform:
         self.overrides_file = workdir / OVERRIDES_FILE
         if overrides:
             self.overrides_file.write_text(json.dumps(overrides, indent=2) + "\n")
+        self._provider: Optional[weakref.finalize] = None  # ends the working copy's provider process
+        self.provider_pid: Optional[int] = None  # that process, while it runs
+        self._provider_lock = threading.Lock()
+
+    def _with_provider(self, what: str, call: Callable[[], Any]) -> Any:
+        """Run a command that uses the AWS provider: against a stand-in API, through the working copy's one provider
+        process (:mod:`harness.provider_server`), started on first use. A failed command ends that process."""
+        if not self.uses_provider_server():
+            return self._run(what, call)
+        with self._provider_lock:
+            if self._provider is None:
+                provider = ProviderServer(self.workdir, self.tf.env)
+                # Ended by close(), or when this object goes (a test's working copy), or at the latest at exit.
+                self._provider = weakref.finalize(self, provider.stop)
+                self.provider_pid = provider.pid
+                self.tf.env[REATTACH_ENV] = provider.reattach
+        try:
+            return self._run(what, call)
+        except BaseException:
+            self.close()
+            raise
+
+    def uses_provider_server(self) -> bool:
+        """True for a working copy against a stand-in API over plain HTTP (unless HARNESS_TF_REATTACH=off)."""
+        override = self.workdir / ENDPOINT_OVERRIDE_FILE
+        return override.is_file() and "https://" not in override.read_text() and reattach_wanted(self.tf.env)
+
+    def close(self) -> None:
+        """End the working copy's provider process, if one runs (a later command starts another)."""
+        with self._provider_lock:
+            provider, self._provider, self.provider_pid = self._provider, None, None
+            self.tf.env.pop(REATTACH_ENV, None)
+        if provider is not None:
+            provider()
 
     def _var_files(self, var_file: Path) -> list[str]:
         """The environment's variables file, then the overrides when there are any."""
@@ -261,27 +298,30 @@ class Terraform:
               on_created: Optional[Callable[[str, str], None]] = None) -> None:
         """``terraform apply``; with ``on_created``, called with (address, id) as each resource is created."""
         if on_created is None:
-            self._run("apply", lambda: self.tf.apply(tf_var_file=self._var_files(var_file), tf_vars=variables))
+            self._with_provider("apply", lambda: self.tf.apply(tf_var_file=self._var_files(var_file),
+                                                                tf_vars=variables))
             return
         from harness.apply_progress import apply_args, stream_apply
 
-        self._run("apply", lambda: stream_apply(self.tf, apply_args(self._var_files(var_file), variables), on_created))
+        self._with_provider("apply", lambda: stream_apply(self.tf, apply_args(self._var_files(var_file), variables),
+                                                          on_created))
 
     def replace(self, var_file: Path, variables: dict[str, Any], addresses: list[str]) -> None:
         """``terraform apply -replace=ADDRESS ...``: destroy and recreate those resources (the DR drill)."""
         args = tftest.parse_args(input=False, color=False, auto_approve=True, tf_vars=variables,
                                  tf_var_file=self._var_files(var_file))
         args += [f"-replace={address}" for address in addresses]
-        self._run("apply -replace", lambda: self.tf.execute_command("apply", *args))
+        self._with_provider("apply -replace", lambda: self.tf.execute_command("apply", *args))
 
     def destroy(self, var_file: Path, variables: dict[str, Any], *, refresh: bool = True) -> None:
         """``terraform destroy``; ``refresh=False`` trusts the state (nothing else changed what it lists)."""
-        self._run("destroy", lambda: self.tf.destroy(tf_var_file=self._var_files(var_file), tf_vars=variables,
+        self._with_provider("destroy", lambda: self.tf.destroy(tf_var_file=self._var_files(var_file), tf_vars=variables,
                                                      refresh=None if refresh else False))
 
     def planned_changes(self, var_file: Path, variables: dict[str, Any]) -> list[str]:
         """Addresses and actions a plan would change (empty: no drift)."""
-        plan = self._run("plan", lambda: self.tf.plan(output=True, tf_var_file=self._var_files(var_file), tf_vars=variables))
+        plan = self._with_provider("plan", lambda: self.tf.plan(output=True, tf_var_file=self._var_files(var_file),
+                                                                tf_vars=variables))
         changes = []
         for change in plan.get("resource_changes", []):
             actions = change["change"]["actions"]
