@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -100,6 +101,34 @@ def test_a_failed_command_ends_its_provider_and_the_next_starts_one(tmp_path: Pa
             "provider-server-test"]
     finally:
         terraform.close()
+
+
+@pytest.mark.timeout(300)
+def test_terraform_talks_to_the_server_and_a_lost_one_is_replaced(tmp_path: Path, moto: AwsEndpoint):  # noqa: F811
+    """With its provider process killed behind its back, the working copy's next plan fails (Terraform went to that
+    process, not to a provider of its own); the one after starts a new process and succeeds."""
+    terraform, tfvars = initialised_terraform(tmp_path, LOG_GROUP_CONFIG, moto)
+    variables = {"name": "provider-server-test"}
+    try:
+        assert terraform.planned_changes(tfvars, variables) == ["aws_cloudwatch_log_group.this: create"]
+        lost = terraform.provider_pid
+        assert lost is not None
+        os.kill(lost, signal.SIGKILL)
+        wait_until(f"the provider (pid {lost}) to be gone", lambda: not pid_alive(lost) or _zombie(lost), timeout=15)
+        with pytest.raises(HarnessError, match="terraform plan failed"):
+            terraform.planned_changes(tfvars, variables)
+        assert terraform.provider_pid is None
+        assert terraform.planned_changes(tfvars, variables) == ["aws_cloudwatch_log_group.this: create"]
+        assert terraform.provider_pid not in (None, lost)
+    finally:
+        terraform.close()
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
 
 
 DYING_HARNESS = """
