@@ -6,12 +6,18 @@ their state lock before the teardown's destroy. Once the teardown itself has
 begun, a signal no longer interrupts it (an exception would skip the steps after
 the one it hit: the moto server, the run folder); it is noted, the teardown ends,
 and the run ends as interrupted.
+
+A signal that arrives while the main thread is inside the logging module is taken
+again a moment later instead: an exception raised between a handler's lock acquire
+and its ``try`` leaves that lock held, and every later log line, from any thread
+(the terraform apply's), waits for it forever.
 """
 from __future__ import annotations
 
 import logging
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 from types import FrameType
@@ -50,7 +56,23 @@ def wait_for_children(timeout: float = 180, names: tuple[str, ...] = FORWARD_TO)
     return pids
 
 
+REDELIVER_AFTER = 0.05  # seconds before a signal that came inside the logging module is sent again
+
+
+def _inside_logging(frame: Optional[FrameType]) -> bool:
+    """True when ``frame`` or one of its callers runs the logging module's code."""
+    while frame is not None:
+        if frame.f_code.co_filename == logging.__file__:
+            return True
+        frame = frame.f_back
+    return False
+
+
 def _handler(signum: int, frame: Optional[FrameType]) -> None:
+    if _inside_logging(frame):
+        # Not forwarded yet either: terraform takes a second SIGINT as "exit now, state unwritten".
+        threading.Timer(REDELIVER_AFTER, os.kill, (os.getpid(), signum)).start()
+        return
     for pid in child_pids():
         try:
             os.kill(pid, signal.SIGINT)
