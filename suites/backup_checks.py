@@ -356,18 +356,37 @@ def download_base_backup(deployment: Any, restore_point: str, pg_bin: Future, li
     return ScratchCluster(backup_id, pg_bin.result())
 
 
-def prefetch_wal(deployment: Any, listed: Future, cleared: Future) -> None:
-    """Download the WAL the recovery of the newest base backup (``listed``) replays into the scratch cluster's spool
-    (once the old one is ``cleared``), in one process (wal-prefetch): its restore_command then takes each file from
-    there instead of starting barman-cloud once per file."""
+def prefetch_wal(deployment: Any, listed: Future, cleared: Future, until: str, abandoned: threading.Event) -> None:
+    """Download the WAL the recovery of the newest base backup (``listed``) replays, up to the segment ``until``,
+    into the scratch cluster's spool (once the old one is ``cleared``), in one process (wal-prefetch): its
+    restore_command then takes each file from there instead of starting barman-cloud once per file.
+
+    wal-prefetch starts before ``until`` is archived and waits for it: its start-up and the earlier segments
+    are done while the marker's segment travels. Not started once ``abandoned`` (the archiving failed)."""
     cleared.result()
     newest = listed.result()
+    if abandoned.is_set():
+        return
     begin_wal = str(newest.get("begin_wal") or "")
     fetched = as_postgres(deployment, f"inventory-tracker-backup wal-prefetch {shlex.quote(begin_wal)} "
-                                      f"{RESTORE_SPOOL}", timeout=RESTORE_TIMEOUT, lasting=True)
+                                      f"{RESTORE_SPOOL} {shlex.quote(until)} {ARCHIVE_DEADLINE:.0f}",
+                          timeout=RESTORE_TIMEOUT, lasting=True)
     assert fetched.exit_status == 0, (
-        f"wal-prefetch of the archived WAL from {begin_wal} on (base backup {newest.get('backup_id')}) from "
-        f"{location(deployment).url} failed: {redact(str(fetched.stderr or fetched.stdout).strip()[-600:])}")
+        f"wal-prefetch of the archived WAL from {begin_wal} to {until} (base backup {newest.get('backup_id')}) "
+        f"from {location(deployment).url} failed: {redact(str(fetched.stderr or fetched.stdout).strip()[-600:])}")
+
+
+def abandon_prefetch(deployment: Any, abandoned: threading.Event, spooled: Future) -> None:
+    """Stop the restore check's wal-prefetch, which waits for a segment that will not come (the archiving
+    failed): no later one starts (``abandoned``), and a running one is ended until its call (``spooled``) returns."""
+    abandoned.set()
+
+    def ended() -> bool:
+        # as root, so that the pattern matches only the postgres user's processes, not this shell
+        deployment.ssh.sudo(f"pkill -u postgres -f 'wal-prefetch .*{RESTORE_SPOOL}'", check=False, timeout=30)
+        return spooled.done()
+
+    wait_until(f"the restore check's wal-prefetch into {RESTORE_SPOOL} to end", ended, timeout=60, interval=0.3)
 
 
 def recover_scratch_cluster(deployment: Any, cluster: ScratchCluster) -> None:
@@ -477,18 +496,24 @@ def check_base_backup_restores(deployment: Any) -> dict[str, Any]:
     pg_bin: Optional[str] = None
     try:
         # Only the recovery needs the marker's WAL segment in the bucket: while it travels there, the newest base
-        # backup is listed and downloaded (once the old scratch cluster is gone); once it is there, the WAL is
-        # spooled beside the download. Leaving the pool waits for every part, also when one of them failed.
-        # The marker's switch is this thread's first step: the archiver sends segments in order, and this check's
-        # chain is the longest of the checks that switch one (test_wal_archiving_reaches_the_bucket's starts next).
+        # backup is listed and downloaded (once the old scratch cluster is gone) and the WAL before it spooled
+        # (wal-prefetch then waits for the marker's segment itself). Leaving the pool waits for every part, also
+        # when one of them failed. The marker's switch is this thread's first step: the archiver sends segments
+        # in order, and this check's chain is the longest of the checks that switch one
+        # (test_wal_archiving_reaches_the_bucket's starts next).
         switched = switch_marker(deployment, restore_point=restore_point)
-        with ThreadPoolExecutor(max_workers=4, thread_name_prefix="restore-check") as pool:
+        abandoned = threading.Event()
+        with ThreadPoolExecutor(max_workers=5, thread_name_prefix="restore-check") as pool:
             found_pg_bin = pool.submit(_pg_bin, deployment)
             listed = pool.submit(newest_base_backup, deployment)
             cleared = pool.submit(lambda: remove_scratch_cluster(deployment, found_pg_bin.result()))
             downloaded = pool.submit(download_base_backup, deployment, restore_point, found_pg_bin, listed, cleared)
-            archived = wait_archived(deployment, switched)
-            spooled = pool.submit(prefetch_wal, deployment, listed, cleared)
+            spooled = pool.submit(prefetch_wal, deployment, listed, cleared, switched.segment, abandoned)
+            try:
+                archived = wait_archived(deployment, switched)
+            except BaseException:
+                abandon_prefetch(deployment, abandoned, spooled)
+                raise
         cluster = downloaded.result()
         backup_id, pg_bin = cluster.backup_id, cluster.pg_bin
         spooled.result()

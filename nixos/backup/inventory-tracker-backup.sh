@@ -12,8 +12,10 @@ usage: inventory-tracker-backup COMMAND
   wal-archive PATH        archive one WAL segment (PostgreSQL's archive_command, %p)
   wal-restore NAME PATH   fetch one WAL file (restore_command, %f %p); exit 1 when absent. With
                           WAL_SPOOL naming a folder wal-prefetch completed, from that folder alone
-  wal-prefetch FIRST DIR  download the WAL segments from FIRST on and the history files into DIR,
-                          in one process (a spool for one recovery, made just before it)
+  wal-prefetch FIRST DIR [UNTIL [WITHIN]]
+                          download the WAL segments from FIRST on and the history files into DIR,
+                          in one process (a spool for one recovery, made just before it); with
+                          UNTIL, wait (at most WITHIN seconds) until that segment is archived too
   base-backup             take a base backup, then apply the retention policy
   list                    the base backups in the bucket, as JSON
   restore BACKUP_ID DIR   download a base backup into DIR (an empty data directory)
@@ -61,7 +63,11 @@ case "$command" in
         exec barman-cloud-wal-restore "${common[@]}" "$url" "$BARMAN_SERVER" "$1" "$2"
         ;;
     wal-prefetch)
-        exec wal-prefetch "${common[@]}" "$url" "$BARMAN_SERVER" "$1" "$2"
+        wait_for=()
+        if [ -n "${3:-}" ]; then
+            wait_for=(--until "$3" --within "${4:-60}")
+        fi
+        exec wal-prefetch "${wait_for[@]}" "${common[@]}" "$url" "$BARMAN_SERVER" "$1" "$2"
         ;;
     base-backup)
         # An immediate checkpoint: a spread one makes the backup wait minutes on an idle server.

@@ -65,3 +65,90 @@ def test_wal_prefetch_spools_the_recovery_wal_and_restore_takes_it_from_there(ba
             f"the spool gave other bytes than the bucket, not twice, or a file the bucket did not have: {checks.stderr}")
     finally:
         deployment.ssh.sudo(f"rm -rf {spool} {out}.spooled {out}.again {out}.bucket {out}.absent", check=False)
+
+
+def _archived_wal_names(deployment) -> list[str]:
+    from suites import backup_checks
+
+    where = backup_checks.location(deployment)
+    keys = [item["Key"] for item in deployment.aws.client("s3").list_objects_v2(
+        Bucket=where.bucket, Prefix=f"{where.wal_prefix}/{where.server}/wals/").get("Contents", [])]
+    return sorted({re.sub(r"\.(zst|gz)$", "", key.rsplit("/", 1)[-1]) for key in keys} - {""})
+
+
+def test_wal_prefetch_until_waits_for_a_segment_archived_after_it_started(backed_up):
+    """wal-prefetch --until, started before that segment is switched, spools the segments already archived,
+    then waits and spools that segment once the archiver has sent it; told to wait for one that does not come,
+    it fails after --within seconds, naming it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from harness.retry import wait_until
+    from suites import backup_checks
+
+    deployment = backed_up
+    begin = backup_checks.newest_base_backup(deployment)["begin_wal"]
+    spool = "/var/lib/postgresql/prefetch-until-test"
+    # a switch first: archive_timeout (60 s) switches the new segment no earlier than a minute from now
+    backup_checks.archive_marker(deployment)
+    current = backup_checks.sql(deployment, "SELECT pg_walfile_name(pg_current_wal_lsn())")
+    last_archived = [name for name in _archived_wal_names(deployment) if len(name) == 24][-1]
+    assert last_archived < current, f"the current segment {current} is archived already ({last_archived})"
+    try:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            fetched = pool.submit(backup_checks.as_postgres, deployment,
+                                  f"inventory-tracker-backup wal-prefetch {begin} {spool} {current} 30", lasting=True)
+
+            def spooled_what_was_there() -> bool:
+                listed = str(deployment.ssh.sudo(f"ls -A {spool}", check=False).stdout).split()
+                return last_archived in listed or fetched.done()
+
+            # the first listing is done (it could not hold the current segment): only the wait can bring it
+            wait_until(f"wal-prefetch to spool {last_archived}", spooled_what_was_there, timeout=30, interval=0.2)
+            assert not fetched.done(), f"wal-prefetch ended before {current} was switched: {fetched.result().stderr}"
+            switched = backup_checks.switch_marker(deployment)
+            assert switched.segment == current
+            result = fetched.result()
+        assert result.exit_status == 0, result.stderr
+        listed = str(deployment.ssh.sudo(f"ls -A {spool}", check=False).stdout).split()
+        assert current in listed and ".listed" in listed, f"{current} not spooled after the wait: {listed}"
+
+        never = f"{current[:16]}{int(current[16:], 16) + 200:08X}"
+        failed = backup_checks.as_postgres(deployment, f"rm -rf {spool} && inventory-tracker-backup wal-prefetch "
+                                                       f"{begin} {spool} {never} 1", lasting=True)
+        assert failed.exit_status == 1 and f"segment {never} did not reach" in failed.stderr, failed.stderr
+    finally:
+        deployment.ssh.sudo(f"rm -rf {spool}", check=False)
+
+
+def test_failed_archiving_ends_the_restore_checks_waiting_prefetch(backed_up, monkeypatch):
+    """When the marker's segment does not reach the bucket, the restore check fails at once: the wal-prefetch
+    waiting for that segment is ended (not left to wait out its 30 s), and no process of it is left."""
+    import dataclasses
+    import time
+
+    from harness.retry import wait_until
+    from suites import backup_checks
+
+    deployment = backed_up
+    switch_marker = backup_checks.switch_marker
+
+    def switched_to_a_segment_that_never_comes(deployment, **kw):
+        switched = switch_marker(deployment, **kw)
+        never = f"{switched.segment[:16]}{int(switched.segment[16:], 16) + 200:08X}"
+        return dataclasses.replace(switched, segment=never)
+
+    def prefetch_running() -> bool:
+        found = deployment.ssh.sudo("pgrep -u postgres -f 'wal-prefetch .*restore-check.spool'", check=False)
+        return bool(str(found.stdout).strip())
+
+    def archiving_fails(deployment, switched, **kw):
+        wait_until("the restore check's wal-prefetch to be waiting", prefetch_running, timeout=30, interval=0.2)
+        raise AssertionError(f"WAL segment {switched.segment} did not reach the bucket (broken on purpose)")
+
+    monkeypatch.setattr(backup_checks, "switch_marker", switched_to_a_segment_that_never_comes)
+    monkeypatch.setattr(backup_checks, "wait_archived", archiving_fails)
+    started = time.monotonic()
+    with pytest.raises(AssertionError, match="broken on purpose"):
+        backup_checks.check_base_backup_restores(deployment)
+    assert time.monotonic() - started < 20, "the restore check waited for its wal-prefetch to give up"
+    assert not prefetch_running(), "a wal-prefetch of the restore check is still running"
