@@ -10,6 +10,10 @@ CHECKOV_VENV := .venv-checkov
 # and chromium, the headless browser that the report's browser test opens pages in.
 APT_PACKAGES := mmdebstrap systemd-container nftables nix-bin uidmap arch-test debian-archive-keyring iproute2 git shellcheck chromium
 PYTEST_ARGS ?=
+# Python caches each module's compiled bytecode in __pycache__ (ignored by git) unless told not to; a machine
+# that tells it not to (this one sets PYTHONDONTWRITEBYTECODE=1) makes every harness run, sweep and pytest
+# worker compile the project's modules again: about 0.2 CPU-s a process, a few hundred processes in make test.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: setup system-packages venv checkov certify test dr bench report clean verify cloud-up cloud-down cloud-env cloud-status
 
