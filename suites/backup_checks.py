@@ -430,10 +430,16 @@ def recover_scratch_cluster(deployment: Any, cluster: ScratchCluster) -> None:
 # Lists the processes of a scratch cluster in RESTORE_DIR, one "pid argv" line each: every process working in
 # the folder (a postmaster and its children chdir to their data directory; its restore_command's too), also
 # after the folder was removed under it, and a postmaster started for it that has not changed into it yet.
+# One find and one grep over /proc pick the candidates (a loop with a readlink and a tr for every process on
+# the host took 0.7 s beside the other checks); only those are looked at one by one.
 SCRATCH_PROCESSES = r"""
-for p in /proc/[0-9]*; do
-  cwd=$(readlink "$p/cwd" 2>/dev/null) || continue
-  argv=$(tr '\0' ' ' < "$p/cmdline" 2>/dev/null) || continue
+{ find /proc -mindepth 2 -maxdepth 2 -name cwd \( -lname 'DIR' -o -lname 'DIR/*' -o -lname 'DIR (deleted)' \) \
+    -printf '%h\n' 2>/dev/null
+  grep -l -a -F -- 'DIR' /proc/[0-9]*/cmdline 2>/dev/null | sed 's,/cmdline$,,'
+} | sort -u | while read -r p; do
+  argv=$(tr '\0' ' ' 2>/dev/null < "$p/cmdline") || continue  # gone since: nothing to stop
+  [ -n "$argv" ] || continue
+  cwd=$(readlink "$p/cwd" 2>/dev/null) || cwd=""
   case "$cwd" in
     DIR|DIR/*|"DIR (deleted)") echo "${p#/proc/} $argv"; continue ;;
   esac

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 
 import pytest
 
@@ -152,3 +153,35 @@ def test_failed_archiving_ends_the_restore_checks_waiting_prefetch(backed_up, mo
         backup_checks.check_base_backup_restores(deployment)
     assert time.monotonic() - started < 20, "the restore check waited for its wal-prefetch to give up"
     assert not prefetch_running(), "a wal-prefetch of the restore check is still running"
+
+
+def test_scratch_processes_are_the_ones_in_or_started_for_the_scratch_folder(backed_up):
+    """The scan the restore check stops and waits on lists a process working in the scratch cluster's folder and
+    a postmaster started for it, and not one that only names the folder or a folder beside it."""
+    from harness.retry import wait_until
+    from suites import backup_checks
+
+    deployment = backed_up
+    folder, spool = backup_checks.RESTORE_DIR, backup_checks.RESTORE_SPOOL
+    started = {  # the sleep each one runs: what tells them apart in the listing
+        "61": f"cd {folder} && exec sleep 61",
+        "62": f"exec -a postgres perl -e 'sleep 62' -- -D {folder}",
+        "63": f"exec -a postgres perl -e 'sleep 63' -- -D {spool}",
+        "64": f": {folder}; exec sleep 64",
+    }
+    try:
+        deployment.ssh.sudo(f"install -d -o postgres -g postgres -m 0700 {folder}")
+        for command in started.values():
+            deployment.ssh.sudo(f"setsid -f bash -c {shlex.quote(command)} </dev/null >/dev/null 2>&1")
+
+        def listed() -> list[str]:
+            return [line for line in backup_checks.scratch_processes(deployment) if "sleep 6" in line]
+
+        wait_until("the scratch folder's two processes to be listed", lambda: len(listed()) >= 2, timeout=30,
+                   interval=0.2)
+        found = listed()
+        assert len(found) == 2 and any(line.endswith("sleep 61 ") for line in found), found
+        assert any(f"postgres -e sleep 62 -- -D {folder}" in line for line in found), found
+    finally:
+        deployment.ssh.sudo("pkill -f 'sleep 6[1-4]'", check=False)
+        deployment.ssh.sudo(f"rm -rf {folder}", check=False)
