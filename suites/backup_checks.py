@@ -27,6 +27,7 @@ log = logging.getLogger("harness.checks.backups")
 ARCHIVE_DEADLINE = 30.0  # seconds a switched WAL segment may take to reach the bucket
 RESTORE_DIR = "/var/lib/postgresql/restore-check"  # scratch cluster's data directory (removed afterwards)
 RESTORE_SPOOL = "/var/lib/postgresql/restore-check.spool"  # the WAL prefetched for its recovery (removed with it)
+PREFETCH_PROCESS = f"wal-prefetch .*{RESTORE_SPOOL}"  # the restore check's wal-prefetch, as pkill -f matches it
 RESTORE_PORT = 5499  # the scratch cluster's port (socket only, never TCP)
 RESTORE_TIMEOUT = 180.0
 DUMP_FILE = "/var/lib/postgresql/restore-check.dump"
@@ -383,7 +384,7 @@ def abandon_prefetch(deployment: Any, abandoned: threading.Event, spooled: Futur
 
     def ended() -> bool:
         # as root, so that the pattern matches only the postgres user's processes, not this shell
-        deployment.ssh.sudo(f"pkill -u postgres -f 'wal-prefetch .*{RESTORE_SPOOL}'", check=False, timeout=30)
+        deployment.ssh.sudo(f"pkill -u postgres -f '{PREFETCH_PROCESS}'", check=False, timeout=30)
         return spooled.done()
 
     wait_until(f"the restore check's wal-prefetch into {RESTORE_SPOOL} to end", ended, timeout=60, interval=0.3)

@@ -31,6 +31,15 @@ def test_every_backup_check_has_a_fault():
     assert set(CHECK_IDS) == set(CHECKS), "every check function names its certification check (CHECK_IDS)"
 
 
+def _archived_wal_names(deployment) -> list[str]:
+    from suites import backup_checks
+
+    where = backup_checks.location(deployment)
+    keys = [item["Key"] for item in deployment.aws.client("s3").list_objects_v2(
+        Bucket=where.bucket, Prefix=f"{where.wal_prefix}/{where.server}/wals/").get("Contents", [])]
+    return sorted({re.sub(r"\.(zst|gz)$", "", key.rsplit("/", 1)[-1]) for key in keys} - {""})
+
+
 def test_wal_prefetch_spools_the_recovery_wal_and_restore_takes_it_from_there(backed_up):
     """wal-prefetch downloads every archived segment from a base backup's begin_wal on, in one process; the
     restore_command (wal-restore with WAL_SPOOL) takes a spooled segment from the spool (as often as asked), the
@@ -40,11 +49,7 @@ def test_wal_prefetch_spools_the_recovery_wal_and_restore_takes_it_from_there(ba
     deployment = backed_up
     backup_checks.archive_marker(deployment)
     begin = backup_checks.newest_base_backup(deployment)["begin_wal"]
-    where = backup_checks.location(deployment)
-    names = {re.sub(r"\.(zst|gz)$", "", item["Key"].rsplit("/", 1)[-1])
-             for item in deployment.aws.client("s3").list_objects_v2(
-                 Bucket=where.bucket, Prefix=f"{where.wal_prefix}/{where.server}/wals/").get("Contents", [])}
-    archived = sorted(n for n in names if len(n) == 24 and n[8:] >= begin[8:])
+    archived = [n for n in _archived_wal_names(deployment) if len(n) == 24 and n[8:] >= begin[8:]]
     spool, out = "/var/lib/postgresql/prefetch-test", "/var/lib/postgresql/prefetch-test.out"
     try:
         fetched = backup_checks.as_postgres(deployment, f"inventory-tracker-backup wal-prefetch {begin} {spool}")
@@ -66,15 +71,6 @@ def test_wal_prefetch_spools_the_recovery_wal_and_restore_takes_it_from_there(ba
             f"the spool gave other bytes than the bucket, not twice, or a file the bucket did not have: {checks.stderr}")
     finally:
         deployment.ssh.sudo(f"rm -rf {spool} {out}.spooled {out}.again {out}.bucket {out}.absent", check=False)
-
-
-def _archived_wal_names(deployment) -> list[str]:
-    from suites import backup_checks
-
-    where = backup_checks.location(deployment)
-    keys = [item["Key"] for item in deployment.aws.client("s3").list_objects_v2(
-        Bucket=where.bucket, Prefix=f"{where.wal_prefix}/{where.server}/wals/").get("Contents", [])]
-    return sorted({re.sub(r"\.(zst|gz)$", "", key.rsplit("/", 1)[-1]) for key in keys} - {""})
 
 
 def test_wal_prefetch_until_waits_for_a_segment_archived_after_it_started(backed_up):
@@ -139,7 +135,7 @@ def test_failed_archiving_ends_the_restore_checks_waiting_prefetch(backed_up, mo
         return dataclasses.replace(switched, segment=never)
 
     def prefetch_running() -> bool:
-        found = deployment.ssh.sudo("pgrep -u postgres -f 'wal-prefetch .*restore-check.spool'", check=False)
+        found = deployment.ssh.sudo(f"pgrep -u postgres -f '{backup_checks.PREFETCH_PROCESS}'", check=False)
         return bool(str(found.stdout).strip())
 
     def archiving_fails(deployment, switched, **kw):
