@@ -12,8 +12,10 @@ The harness uses this only for working copies against a stand-in API (the sandbo
 cloud, where `make test` runs its many deployments); against AWS Terraform starts its providers
 itself. A command that fails ends its provider process (an interrupted apply has told it to stop,
 and whatever it holds is not to be trusted): the next command starts a fresh one. The provider runs
-under a small shell that ends it when the harness's end of a pipe closes, so a harness that dies in
-any way takes it along; it works in the run's folder, where `make clean` finds what is left of a run.
+under :mod:`harness.provider_memo`, which passes every call on and answers the two that never change
+(the schema, the provider block's validation) from memory after the first time; it ends the provider
+when the harness's end of a pipe closes, so a harness that dies in any way takes it along. Both work
+in the working copy, where `make clean` finds what is left of a run.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ import json
 import logging
 import os
 import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Optional
@@ -48,9 +51,7 @@ NOT_PASSED = (REATTACH_ENV, "AWS_CA_BUNDLE")
 QUIET = {name: "off" for name in ("TF_LOG", "TF_LOG_PROVIDER", "TF_LOG_SDK", "TF_LOG_SDK_PROTO", "TF_LOG_SDK_MUX",
                                   "TF_LOG_SDK_FRAMEWORK", "TF_LOG_SDK_HELPER_SCHEMA", "TF_LOG_PROVIDER_AWS")}
 
-# $0 is the provider. Its stdin is /dev/null (an asynchronous command's); this shell's is the harness's pipe: when
-# that ends (the harness stopped the server, or died), the provider is ended.
-WATCHDOG = '"$0" -debug & provider=$!\nwhile read -r _; do :; done\nkill "$provider" 2>/dev/null\nwait "$provider"\n'
+MEMO_FOLDER = ".terraform/provider-memo"  # the memo's answers, kept for later runs on the working copy
 
 
 def reattach_wanted(env: dict[str, str]) -> bool:
@@ -83,7 +84,7 @@ class ProviderServer:
         binary = provider_binary(workdir)
         self._address: list[str] = []
         self._process = subprocess.Popen(
-            ["/bin/sh", "-c", WATCHDOG, str(binary)], cwd=workdir,
+            [sys.executable, "-m", "harness.provider_memo", str(binary), str(workdir / MEMO_FOLDER)], cwd=workdir,
             env={**{k: v for k, v in env.items() if k not in NOT_PASSED}, **QUIET},
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
         # Read (and keep reading, so that the provider never blocks on a full pipe) what it prints.

@@ -56,7 +56,7 @@ def test_commands_share_one_provider_and_close_ends_it(tmp_path: Path, moto: Aws
         terraform.apply(tfvars, {"public_key": keypair.public_openssh})
         first = terraform.provider_pid
         assert first is not None and pid_alive(first)
-        assert first in _processes_in(terraform.workdir)  # beside its watchdog shell
+        assert first in _processes_in(terraform.workdir)  # beside the memo in front of it (harness/provider_memo.py)
         terraform.destroy(tfvars, {"public_key": keypair.public_openssh}, refresh=False)
         assert terraform.provider_pid == first
         assert moto.client("ec2").describe_key_pairs()["KeyPairs"] == []
