@@ -34,6 +34,15 @@ def test_redact_masks_what_a_truncated_repr_leaves_of_a_secret():
     assert redact("Loading...done") == "Loading...done"
 
 
+def test_redact_masks_a_secrets_end_and_start_between_two_cuts():
+    """Between two '...': the end of one cut secret and the start of the next, overlapping, masked as one."""
+    secret = "Zq7-cut-twice-Wx9"
+    register_secret(secret)
+    assert redact(f"a ...{secret[-6:]}{secret[:5]}... b") == "a ...***... b"
+    assert redact(f"a ...{secret[-9:]}... b") == "a ...***... b"  # the end reaches the next cut
+    assert redact(f"{secret[:3]}...") == f"{secret[:3]}..."  # fewer than 4 characters say nothing
+
+
 def test_logging_filter_redacts(caplog):
     register_secret("another-secret-1")
     logger = logging.getLogger("harness.test")
