@@ -127,6 +127,11 @@ def test_production_apply_without_a_staging_certificate_is_refused(flow):
 def test_a_partial_staging_certificate_does_not_open_the_gate(flow):
     partial = flow.run("staging-partial", [*STAGING, "-k", "test_os_is_the_environments"])
     assert partial.returncode == 0, partial.output[-6000:]
+    # staging's first apply: its container boots as soon as the instance exists, while Terraform still waits for
+    # the bucket's lifecycle rule
+    stages = {stage["name"]: stage for stage in json.loads(
+        (partial.reports_dir / "certificate-staging.json").read_text())["stages"]}
+    assert stages["instance"]["ended_at"] < stages["infra"]["ended_at"], stages
     _refused(flow.run("apply-after-partial", APPLY), "partial")
 
 
