@@ -21,7 +21,8 @@ import boto3
 
 from harness.errors import HarnessError
 from harness.http import http_session
-from harness.process import stop_group
+from harness.moto_zygote import ZYGOTE_ENV, fork_server, zygote_amis
+from harness.process import pid_alive, stop_group
 from harness.retry import wait_until
 from harness.secrets import AWS_SECRET_ACCESS_KEY, canary_value
 from harness.spec import load_spec
@@ -83,20 +84,23 @@ class MotoServer:
         port = free_loopback_port()
         amis = log_path.parent / "moto-amis.json"
         amis.write_text(json.dumps(sandbox_amis()))
-        log = open(log_path, "ab")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            env={**os.environ, "MOTO_AMIS_PATH": str(amis)},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,  # survives the run when --keep asks for it
-        )
-        server = cls(port, proc.pid, log_path)
+        argv = ["-H", "127.0.0.1", "-p", str(port)]
+        env = {**os.environ, "MOTO_AMIS_PATH": str(amis)}
+        pid = forked_by_zygote(argv, env, log_path, amis)
+        proc: Optional[subprocess.Popen] = None
+        if pid is None:
+            with open(log_path, "ab") as log:
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", "moto.server", *argv], env=env, stdout=log, stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,  # survives the run when --keep asks for it
+                )
+            pid = proc.pid
+        server = cls(port, pid, log_path)
         try:
             wait_until(
                 f"moto server on 127.0.0.1:{port}",
-                lambda: proc.poll() is None and server.answers() or _raise_if_dead(proc, log_path),
+                lambda: server.alive(proc) and server.answers() or _raise_if_dead(server, proc, log_path),
                 timeout=30,
                 explain=lambda: log_path.read_text()[-2000:],
             )
@@ -104,6 +108,10 @@ class MotoServer:
             server.stop()
             raise
         return server
+
+    def alive(self, proc: Optional[subprocess.Popen] = None) -> bool:
+        """The server process is still there (``proc``: when this process started it)."""
+        return proc.poll() is None if proc is not None else pid_alive(self.pid)
 
     def answers(self) -> bool:
         with http_session(True) as session:
@@ -130,10 +138,25 @@ def sandbox_amis() -> list[dict[str, Any]]:
     }]
 
 
-def _raise_if_dead(proc: subprocess.Popen, log_path: Path) -> bool:
-    if proc.poll() is not None:
-        raise HarnessError(f"moto server exited with {proc.returncode}: {log_path.read_text()[-1000:]}")
+def _raise_if_dead(server: MotoServer, proc: Optional[subprocess.Popen], log_path: Path) -> bool:
+    if not server.alive(proc):
+        status = proc.returncode if proc is not None else "?"
+        raise HarnessError(f"moto server exited with {status}: {log_path.read_text()[-1000:]}")
     return False
+
+
+def forked_by_zygote(argv: list[str], env: dict[str, str], log_path: Path, amis: Path) -> Optional[int]:
+    """The pid of a moto server forked by the zygote that ``HARNESS_MOTO_ZYGOTE`` names (harness/moto_zygote.py), or
+    None: no zygote, it does not answer, or it loaded other AMIs than ``amis`` (moto reads them at import)."""
+    socket_path = os.environ.get(ZYGOTE_ENV)
+    if not socket_path:
+        return None
+    try:
+        if Path(zygote_amis(socket_path)).read_bytes() != amis.read_bytes():
+            return None
+    except OSError:
+        return None
+    return fork_server(socket_path, argv, env, log_path, log_path.parent)
 
 
 def sandbox_session(region: str = SANDBOX_REGION) -> boto3.Session:

@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from harness.moto_zygote import ZYGOTE_ENV, Zygote
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 # Session fixtures that stand for a deployment or a booted container, and the group of the tests
@@ -60,16 +62,35 @@ def _groups_file(testrunuid: str) -> Path:
     return Path(tempfile.gettempdir()) / f"xdist-groups-{testrunuid}.json"
 
 
+_ZYGOTE: list[Any] = []  # the controller's moto zygote, while the session lasts
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    """The fault-matrix marker (`make faults`); the controller names the test run for its workers' group file."""
+    """The fault-matrix marker (`make faults`); the controller names the test run for its workers' group file.
+
+    The controller also starts a moto zygote (harness/moto_zygote.py) that every moto server of the session, in
+    the workers and the harness runs they start, is forked from (``HARNESS_MOTO_ZYGOTE``, inherited):
+    moto imported once instead of about 35 times. ``HARNESS_MOTO_ZYGOTE=off`` starts each server from disk.
+    """
     config.addinivalue_line("markers", "breaks(*check_ids): the certification checks this fault test breaks (make faults)")
-    if not hasattr(config, "workerinput") and _distributed(config) and not config.getoption("testrunuid"):
+    if hasattr(config, "workerinput"):
+        return
+    if _distributed(config) and not config.getoption("testrunuid"):
         config.option.testrunuid = uuid.uuid4().hex
+    if os.environ.get(ZYGOTE_ENV, "") == "" and not config.option.collectonly:
+        zygote = Zygote()
+        _ZYGOTE.append(zygote)
+        os.environ[ZYGOTE_ENV] = zygote.socket_path
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    if not hasattr(config, "workerinput") and _distributed(config):
+    if hasattr(config, "workerinput"):
+        return
+    if _distributed(config):
         _groups_file(config.option.testrunuid).unlink(missing_ok=True)
+    while _ZYGOTE:
+        _ZYGOTE.pop().stop()
+        os.environ.pop(ZYGOTE_ENV, None)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -53,18 +53,23 @@ class HarnessRun:
 
 
 def processes_tagged(tag: str) -> list[str]:
-    """Processes (pid and command line) whose environment carries ``HARNESS_TEST_TAG=tag``.
+    """Processes (pid and command line) whose environment carries ``HARNESS_TEST_TAG=tag``, or that work in the
+    folder ``tag`` names.
 
     Every process a harness run starts (moto, terraform, providers, systemd-nspawn)
-    inherits the tag, so this finds exactly what that run left, whatever else runs.
+    inherits the tag, so this finds exactly what that run left, whatever else runs. A moto server forked by the
+    test session's zygote (harness/moto_zygote.py) has the zygote's environment, but works in its run's folder.
     """
     needle = f"HARNESS_TEST_TAG={tag}".encode()
+    folder = tag.rstrip("/") + "/"
     found = []
     for proc in Path("/proc").glob("[0-9]*"):
         try:
-            if needle in (proc / "environ").read_bytes().split(b"\0"):
+            tagged = needle in (proc / "environ").read_bytes().split(b"\0")
+            cwd = os.readlink(proc / "cwd") if not tagged and tag.startswith("/") else ""
+            if tagged or (cwd + "/").startswith(folder):
                 cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-                found.append(f"{proc.name} {cmdline}")
+                found.append(f"{proc.name} {cmdline}" + (f" (in {cwd})" if cwd else ""))
         except OSError:
             continue
     return found
