@@ -17,9 +17,12 @@ import json
 import os
 import random
 import select
+import shutil
 import signal
 import socket
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any, Optional
 
@@ -121,11 +124,7 @@ class Zygote:
     """A zygote started by this process (the test session), in a folder of its own; :meth:`stop` ends it."""
 
     def __init__(self) -> None:
-        import shutil
-        import subprocess
-        import tempfile
-
-        from harness.aws import sandbox_amis
+        from harness.aws import sandbox_amis  # here: harness.aws imports this module
 
         self.folder = Path(tempfile.mkdtemp(prefix="moto-zygote-"))
         self.socket_path = str(self.folder / "socket")
@@ -142,9 +141,6 @@ class Zygote:
 
     def stop(self) -> None:
         """Close its stdin (it ends), wait for it, remove its folder."""
-        import shutil
-        import subprocess
-
         if self.process.stdin is not None:
             self.process.stdin.close()
         try:
