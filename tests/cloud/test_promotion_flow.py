@@ -190,7 +190,9 @@ def test_a_switch_to_a_broken_generation_is_rolled_back_and_recertified(flow):
                       extra_path=flow.checkout / "tests" / "cloud")
     assert result.returncode != 0, result.output[-6000:]
     assert not (result.reports_dir / "certificate-production.json").exists()
-    record = json.loads((result.reports_dir / "rollback-production.json").read_text())
+    rollback_record = result.reports_dir / "rollback-production.json"
+    assert rollback_record.exists(), f"no rollback record; the run said:\n{result.output[-8000:]}"
+    record = json.loads(rollback_record.read_text())
     assert record["certified"] is False
     rollback = record["rollback"]
     assert any("test_web.py" in check for check in rollback["failed_checks"]), rollback
