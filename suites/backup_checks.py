@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from harness.errors import HarnessError
+from harness.hostprobes import PG_BIN_FIRST
 from harness.redaction import redact
 from harness.retry import wait_until
 
@@ -85,8 +86,8 @@ def as_postgres(deployment: Any, command: str, *, timeout: float = 120, stdin: O
     (barman-cloud, pg_restore), so it takes a channel of its own (``SshSession.sudo``).
     """
     env_file = deployment.spec["backup"]["env_file"]
-    wrapped = f"cd / && runuser -u postgres -- env INVENTORY_TRACKER_BACKUP_ENV={shlex.quote(env_file)} " \
-              f"PATH=/usr/local/bin:/run/current-system/sw/bin:/usr/bin:/bin sh -c {shlex.quote(command)}"
+    wrapped = f"cd / && {PG_BIN_FIRST}runuser -u postgres -- env INVENTORY_TRACKER_BACKUP_ENV={shlex.quote(env_file)} " \
+              f"PATH=$PG_BIN/usr/local/bin:/run/current-system/sw/bin:/usr/bin:/bin sh -c {shlex.quote(command)}"
     return deployment.ssh.sudo(wrapped, check=False, timeout=timeout, lasting=lasting,
                                stdin=stdin.encode() if stdin is not None else None)
 
