@@ -13,6 +13,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -44,10 +45,18 @@ class AwsEndpoint:
     region: str
     session: boto3.Session
     env: dict[str, str] = field(default_factory=dict, repr=False)  # extra environment for terraform (credentials)
+    _clients: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _clients_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     def client(self, name: str) -> Any:
-        """A boto3 client for ``name`` pointed at the run's endpoint."""
-        return self.session.client(name, endpoint_url=self.endpoint_url, region_name=self.region)
+        """A boto3 client for ``name`` pointed at the run's endpoint: one per service, made at its first use.
+
+        Making a client reads the service's model (0.05-0.1 CPU-s each; the checks asked for about 30), and boto3's
+        clients, unlike its sessions, may be shared between threads."""
+        with self._clients_lock:  # a session must not make two clients at once
+            if name not in self._clients:
+                self._clients[name] = self.session.client(name, endpoint_url=self.endpoint_url, region_name=self.region)
+            return self._clients[name]
 
 
 def free_loopback_port() -> int:
