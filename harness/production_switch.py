@@ -30,6 +30,7 @@ from harness.errors import HarnessError
 from harness.logblock import block, log
 from harness.options import RunOptions
 from harness.spec import REPO_ROOT
+from harness.unit_jobs import run_unit_job
 
 NIXOS_SYSTEM_PROFILE = "/nix/var/nix/profiles/system"
 ROLLBACK_REPORTS = "rollback"  # reports/rollback/: the re-certification's own reports
@@ -71,10 +72,10 @@ def fresh_base_backup(ssh: Any, spec: dict[str, Any]) -> str:
     if ssh.sudo(f"systemctl cat {shlex.quote(unit)}", check=False).exit_status != 0:
         return f"none: {unit} does not exist yet (the host's first configuration)"
     with block("fresh base backup before the production switch", stage=False):
-        result = ssh.sudo(f"systemctl start {shlex.quote(unit)}", check=False, timeout=600)
-    if result.exit_status != 0:
-        raise HarnessError(f"the base backup before the production switch failed ({unit}): "
-                           f"{str(result.stderr).strip()[-400:]}; production is not switched without it")
+        try:
+            run_unit_job(ssh, unit, "base backup before the production switch")
+        except HarnessError as exc:
+            raise HarnessError(f"{exc}\nProduction is not switched without it.") from None
     return f"taken ({unit})"
 
 

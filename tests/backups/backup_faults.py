@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 from fault_runner import Fault
 from harness.bucket import delete_every_version
+from harness.unit_jobs import run_unit_job
 from suites import backup_checks
 
 CHECKS: dict[str, Callable[[Any], Any]] = {
@@ -107,7 +108,7 @@ def _corrupt_newest_base_backup(deployment: Any) -> None:
 
 def _take_base_backup(deployment: Any, _: Any = None) -> None:
     unit = f"{deployment.spec['app']['name']}-base-backup.service"
-    deployment.ssh.sudo(f"systemctl start {unit}", timeout=300)
+    run_unit_job(deployment.ssh, unit, "base backup of the fault's repair", timeout=300)
 
 
 def _early_glacier(deployment: Any) -> list[dict[str, Any]]:
