@@ -132,4 +132,18 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
                 self.groups = json.loads(path.read_text()) if path.exists() else {}
             return self.groups.get(nodeid, nodeid)
 
+        def _reschedule(self, node: Any) -> None:
+            """A worker gets its next group when it holds one test it has not run, not three (xdist's
+            heuristic): a worker holds its last test back until it knows the next one. With three, a group of
+            minutes could wait behind two others in a busy worker while another worker went idle (a fresh-clone
+            run: one worker summed 594 s of tests, the other three 494-507)."""
+            if node.shutting_down:
+                return
+            if not self.workqueue:
+                node.shutdown()
+                return
+            if self._pending_of(self.assigned_work[node]) > 1:
+                return
+            self._assign_work_unit(node)
+
     return GroupScheduling(config, log)
