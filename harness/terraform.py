@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shutil
+import tempfile
 import threading
 import time
 import weakref
@@ -319,9 +320,22 @@ class Terraform:
                                                      refresh=None if refresh else False))
 
     def planned_changes(self, var_file: Path, variables: dict[str, Any]) -> list[str]:
-        """Addresses and actions a plan would change (empty: no drift)."""
-        plan = self._with_provider("plan", lambda: self.tf.plan(output=True, tf_var_file=self._var_files(var_file),
-                                                                tf_vars=variables))
+        """Addresses and actions a plan would change (empty: no drift).
+
+        ``terraform plan -json -out=FILE`` first: its change summary says whether anything changes, and only then
+        does ``terraform show -json FILE`` read the changes (one Terraform command and about 1 CPU-s less when
+        nothing changes, the drift check's usual answer)."""
+        def plan_then_show() -> dict[str, Any]:
+            args = tftest.parse_args(input=False, color=False, tf_vars=variables,
+                                     tf_var_file=self._var_files(var_file))
+            with tempfile.TemporaryDirectory(prefix=".drift-plan-", dir=self.workdir) as folder:
+                saved = Path(folder) / "plan"
+                streamed = self.tf.execute_command("plan", *args, "-json", f"-out={saved}").out
+                if not plan_changes_anything(streamed):
+                    return {}
+                return json.loads(self.tf.execute_command("show", "-no-color", "-json", str(saved)).out)
+
+        plan = self._with_provider("plan", plan_then_show)
         changes = []
         for change in plan.get("resource_changes", []):
             actions = change["change"]["actions"]
@@ -342,6 +356,20 @@ class Terraform:
     def has_state(self) -> bool:
         state = self.workdir / "terraform.tfstate"
         return state.exists() and bool(json.loads(state.read_text() or "{}").get("resources"))
+
+
+def plan_changes_anything(streamed: str) -> bool:
+    """Whether ``terraform plan -json``'s streamed messages end in a change summary with anything to add,
+    change, remove or import (True also when there is no summary: then the saved plan is read)."""
+    for line in reversed(streamed.splitlines()):
+        try:
+            message = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(message, dict) and message.get("type") == "change_summary":
+            counts = message.get("changes") or {}
+            return any(int(counts.get(kind) or 0) for kind in ("add", "change", "remove", "import"))
+    return True
 
 
 def infra_outputs(terraform: Terraform) -> InfraOutputs:
