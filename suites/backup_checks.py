@@ -300,9 +300,12 @@ def parse_backup_info(text: str) -> dict[str, str]:
     return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
 
 
+# pg_ctl on the host: on PATH (NixOS), else the newest version's under /usr/lib/postgresql (Debian).
+FIND_PG_CTL = "command -v pg_ctl || ls -d /usr/lib/postgresql/*/bin/pg_ctl 2>/dev/null | sort -V | tail -n 1"
+
+
 def _pg_bin(deployment: Any) -> str:
-    found = deployment.ssh.run("command -v pg_ctl || ls -d /usr/lib/postgresql/*/bin/pg_ctl | sort -V | tail -n 1",
-                               check=False, timeout=20)
+    found = deployment.ssh.run(FIND_PG_CTL, check=False, timeout=20)
     path = str(found.stdout).strip().splitlines()
     if not path:
         raise HarnessError("pg_ctl not found on the host (neither on PATH nor under /usr/lib/postgresql)")
@@ -485,11 +488,11 @@ def stop_scratch_processes(deployment: Any, pg_bin: str) -> None:
 
 
 # The usual case in one command (one SSH round trip instead of four; each took 0.1-0.2 s beside the other checks,
-# before the download could start): stop a scratch cluster that has a postmaster.pid (pg_ctl as _pg_bin finds
-# it), list what is left of any, and only when nothing is, remove the folder and the spool. Exit status 3 and
+# before the download could start): stop a scratch cluster that has a postmaster.pid (pg_ctl as FIND_PG_CTL
+# finds it), list what is left of any, and only when nothing is, remove the folder and the spool. Exit status 3 and
 # the listing when processes are left: then remove_scratch_cluster waits for them (stop_scratch_processes).
 CLEAR_SCRATCH = """cd / && PATH=$PATH:/run/current-system/sw/bin
-pg_ctl=$(command -v pg_ctl || ls -d /usr/lib/postgresql/*/bin/pg_ctl 2>/dev/null | sort -V | tail -n 1)
+pg_ctl=$(FIND_PG_CTL)
 if [ -f DIR/postmaster.pid ] && [ -n "$pg_ctl" ]; then
   runuser -u postgres -- "$pg_ctl" -D DIR -m immediate -w -t GRACE stop >/dev/null 2>&1
 fi
@@ -503,7 +506,8 @@ def remove_scratch_cluster(deployment: Any, pg_bin: Optional[str] = None, *, rec
     """Stop the restore check's scratch cluster, if any, wait until no process of it is left, and remove it;
     ``recreate``: then make its folder anew, empty, for a download."""
     make_folder = f"install -d -o postgres -g postgres -m 0700 {RESTORE_DIR}"
-    script = (CLEAR_SCRATCH.replace("SCAN", SCRATCH_PROCESSES.strip()).replace("DIR", RESTORE_DIR)
+    script = (CLEAR_SCRATCH.replace("FIND_PG_CTL", FIND_PG_CTL).replace("SCAN", SCRATCH_PROCESSES.strip())
+              .replace("DIR", RESTORE_DIR)
               .replace("SPOOL", RESTORE_SPOOL).replace("GRACE", f"{SCRATCH_STOP_GRACE:.0f}"))
     cleared = deployment.ssh.sudo(script + (make_folder if recreate else ""), check=False, timeout=60, lasting=True)
     if cleared.exit_status == 0:
