@@ -4,7 +4,9 @@
 prints, serves gRPC on a socket of its own that forwards every call to the provider byte for byte, and prints the
 ``TF_REATTACH_PROVIDERS`` line that points Terraform at that socket (the line the provider prints, with the
 address changed). It ends the provider, and itself, when its standard input closes (the harness stopped it, or
-died) or it gets SIGTERM; the provider also gets SIGTERM if this process dies in any other way.
+died) or it gets SIGTERM; the provider also gets stopped if this process dies in any other way. The provider is
+stopped with SIGINT, the signal its debug mode handles: it closes its listener, which removes the Unix socket it
+made in the temporary folder (``/tmp/plugin…``). SIGTERM ends it at once and leaves that socket behind.
 
 Two of the provider's answers are remembered and given again for the same request bytes:
 - ``GetSchema`` (protocol 6: ``GetProviderSchema``): every resource's and data source's schema, about 5 MB
@@ -169,8 +171,11 @@ def start_memo_server(target: str, memo: Memo) -> tuple[grpc.Server, str]:
     return server, name
 
 
+STOP_SIGNAL = signal.SIGINT  # the provider's debug mode stops cleanly on it (its socket file removed)
+
+
 def _die_with_parent() -> None:
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, STOP_SIGNAL)
 
 
 def serve(binary: Path, memo_folder: Optional[Path]) -> int:
@@ -201,7 +206,7 @@ def serve(binary: Path, memo_folder: Optional[Path]) -> int:
         if server is not None:
             server.stop(0)
         if provider.poll() is None:
-            provider.terminate()
+            provider.send_signal(STOP_SIGNAL)
             try:
                 provider.wait(timeout=10)
             except subprocess.TimeoutExpired:

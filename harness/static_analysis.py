@@ -11,13 +11,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import shutil
 import subprocess
+import tempfile
 import threading
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Callable
 
 from harness.errors import HarnessError
+from harness.process import pid_alive
 from harness.spec import REPO_ROOT, SPEC_PATH
 from harness.static_cache import cache_key, cached, file_identity, tree_identity
 from harness.terraform import find_provider_mirror, prepare_workdir, terraform_binary, terraform_env
@@ -130,6 +134,31 @@ def run_checkov(terraform_dir: Path) -> dict[str, Any]:
     if not terraform:
         raise HarnessError(f"checkov found no Terraform resources in {terraform_dir}: {str(report)[:500]}")
     return dict(terraform[0])
+
+
+STATIC_COPY = re.compile(r"static-(\d+)-[a-z0-9_]+")  # a run's working copy for terraform validate, by its pid
+
+
+def make_static_copy_folder(runs_dir: Path) -> Path:
+    """A new folder in ``runs_dir`` for this process's ``terraform validate`` working copy.
+
+    It lives beside the runs, named after this process, so that when a run is killed before it can remove it,
+    the next run or ``make clean`` does (:func:`remove_dead_static_copies`); a folder in ``/tmp`` was left there.
+    """
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    remove_dead_static_copies(runs_dir)
+    return Path(tempfile.mkdtemp(prefix=f"static-{os.getpid()}-", dir=runs_dir))
+
+
+def remove_dead_static_copies(runs_dir: Path) -> list[str]:
+    """Remove the static working copies in ``runs_dir`` whose process is gone; return their names."""
+    removed = []
+    for folder in sorted(runs_dir.glob("static-*")) if runs_dir.is_dir() else []:
+        match = STATIC_COPY.fullmatch(folder.name)
+        if match and folder.is_dir() and not pid_alive(int(match[1])):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder.name)
+    return removed
 
 
 class StaticAnalysis:

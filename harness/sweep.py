@@ -5,7 +5,8 @@ swept: its containers, namespaces and nft tables (harness/sandbox/cleanup.py),
 its moto server (the sandbox's cloud), and its run directory. Staging and
 production are never destroyed here: a persistent environment's resources stay (the long-lived
 sandbox cloud's instances are named "ic...", not by a run id, and are only named here),
-and a run folder holding its local Terraform state is kept. Sandbox resources named after a run that has no folder
+and a run folder holding its local Terraform state is kept. A static analysis's working copy (``static-PID-…``)
+whose process is gone is removed as well. Sandbox resources named after a run that has no folder
 (and no live owner) are removed too. Processes still working in a swept run's folder, or in a folder whose path
 carries its run id (an orphaned ``terraform`` or ``terraform-provider-aws``, even after the folder was removed:
 ``/proc/PID/cwd`` then ends in " (deleted)"), are stopped; the sweep never stops itself or its ancestors.
@@ -29,6 +30,7 @@ from harness.sandbox.cleanup import (owned_by_live_process, run_ids_of_removed_c
                                      stop_processes_of_run, sweep_sandbox_run)
 from harness.sandbox.state import STATE_FILE, SandboxState
 from harness.spec import REPO_ROOT
+from harness.static_analysis import remove_dead_static_copies
 from harness.terraform import has_remote_state
 
 log = logging.getLogger("harness.sweep")
@@ -111,6 +113,8 @@ def sweep(runs_dir: Path, run_id: Optional[str] = None, *, include_alive: bool =
             raise HarnessError(f"no run {run_id} in {runs_dir}; `ls {runs_dir}` lists the runs")
         return report
     prune_run_locks()
+    for name in remove_dead_static_copies(runs_dir):
+        log.info("removed %s: the static analysis's working copy of a run that is gone", name)
     for orphan in sorted((run_ids_on_machine() | run_ids_of_removed_cwds()) - known):
         if include_alive or not owned_by_live_process(orphan):
             with block(f"sweeping resources of run {orphan} (no run folder)"):

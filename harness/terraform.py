@@ -20,6 +20,7 @@ from typing import Any, Callable, Mapping, Optional
 
 import tftest
 
+from harness import terraform_init_cache as init_cache
 from harness.errors import HarnessError
 from harness.logblock import log
 from harness.provider_server import REATTACH_ENV, ProviderServer, reattach_wanted
@@ -290,10 +291,29 @@ class Terraform:
 
     def init(self, backend: Optional[Path] = None) -> None:
         """``terraform init``; against a stand-in API, the working copy's lock file then keeps no hashes
-        (:func:`drop_lock_hashes`)."""
+        (:func:`drop_lock_hashes`), and a local-state working copy gets the kept result of the same
+        configuration's first ``init`` when there is one (:mod:`harness.terraform_init_cache`)."""
+        entry = self._init_cache_entry(backend)
+        if entry is not None and init_cache.restore(entry, self.workdir):
+            log.info("terraform init: the kept result of this configuration's init (%s)", entry)
+            return
         self._run("init", lambda: self.tf.init(upgrade=False, init_vars=str(backend) if backend else None))
         if (self.workdir / ENDPOINT_OVERRIDE_FILE).exists():
             drop_lock_hashes(self.workdir)
+        if entry is not None:
+            init_cache.keep(self.workdir, entry)
+
+    def _init_cache_entry(self, backend: Optional[Path]) -> Optional[Path]:
+        """Where this working copy's init result is kept: only for local state against a stand-in API with the
+        provider from a filesystem mirror; None otherwise."""
+        root, mirror = init_cache.cache_root(), find_provider_mirror()
+        cli_config = self.tf.env.get("TF_CLI_CONFIG_FILE")
+        if (root is None or mirror is None or backend is not None or not cli_config
+                or not (self.workdir / ENDPOINT_OVERRIDE_FILE).exists()):
+            return None
+        key = init_cache.init_key(self.workdir, Path(self.tf.binary), Path(cli_config), mirror,
+                                  skipped=(ENDPOINT_OVERRIDE_FILE,))
+        return root / key
 
     def apply(self, var_file: Path, variables: dict[str, Any],
               on_created: Optional[Callable[[str, str], None]] = None) -> None:

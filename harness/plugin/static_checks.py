@@ -8,14 +8,13 @@ and checkov are done, or nearly, when their checks come.
 from __future__ import annotations
 
 import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
 
 from harness.errors import HarnessError
 from harness.plugin.core import OPTIONS
-from harness.static_analysis import StaticAnalysis, stop_tools
+from harness.static_analysis import StaticAnalysis, make_static_copy_folder, stop_tools
 
 STATIC_SUITE = "test_static.py"
 ANALYSIS = pytest.StashKey[StaticAnalysis]()
@@ -33,7 +32,7 @@ def configuration_dir(config: pytest.Config) -> Path:
 def static_analysis(config: pytest.Config) -> StaticAnalysis:
     """The run's static analysis (fmt, validate, checkov), started now if it was not yet."""
     if ANALYSIS not in config.stash:
-        workdir = Path(tempfile.mkdtemp(prefix="inventory-tracker-static-"))
+        workdir = make_static_copy_folder(config.stash[OPTIONS].runs_dir)
         config.stash[WORKDIR] = workdir
         config.stash[ANALYSIS] = StaticAnalysis(configuration_dir(config), workdir)
     return config.stash[ANALYSIS]

@@ -13,7 +13,8 @@ import pytest
 
 from harness.aws import AwsEndpoint
 from harness.process import pid_alive
-from harness.provider_memo import UNLIMITED, Memo, binary_identity, grpc_target, read_reattach, start_memo_server
+from harness.provider_memo import (STOP_SIGNAL, UNLIMITED, Memo, binary_identity, grpc_target, read_reattach,
+                                   start_memo_server)
 from harness.provider_server import MEMO_FOLDER, QUIET, provider_binary
 from harness.retry import wait_until
 from test_replay_recovery import KEY_PAIR_CONFIG, initialised_terraform, moto  # noqa: F401 (moto: a fixture)
@@ -35,7 +36,7 @@ def provider(tmp_path: Path, moto: AwsEndpoint) -> Iterator[tuple[Path, subproce
         (_, entry), = json.loads(value).items()
         yield binary, process, grpc_target(entry["Addr"])
     finally:
-        process.terminate()
+        process.send_signal(STOP_SIGNAL)
         process.wait(timeout=30)
 
 
@@ -52,7 +53,7 @@ def test_the_memo_answers_a_request_again_from_memory_and_passes_other_requests_
             schema = channel.unary_unary(SCHEMA)
             first = schema(b"", timeout=60)
             assert len(first) > 1_000_000  # every resource's schema
-            process.terminate()
+            process.send_signal(STOP_SIGNAL)
             process.wait(timeout=30)
             assert schema(b"", timeout=5) == first
             with pytest.raises(grpc.RpcError):
@@ -73,11 +74,16 @@ sys.exit(serve(Path(sys.argv[1]), None))
 
 
 @pytest.mark.timeout(300)
-def test_the_provider_ends_when_its_memo_process_is_killed(tmp_path: Path, moto: AwsEndpoint):  # noqa: F811
-    """The memo process SIGKILLed (no moment to clean up): the provider it started gets SIGTERM and ends."""
+@pytest.mark.parametrize("end", ["stdin closed", "SIGKILL"])
+def test_the_provider_ends_with_its_memo_and_leaves_no_socket_file(tmp_path: Path, moto: AwsEndpoint, end: str):  # noqa: F811,E501
+    """The memo ends (its input closed, as the harness stops it; or SIGKILLed, no moment to clean up): the provider
+    it started ends too, and removes the Unix socket it made in the temporary folder."""
     terraform, _ = initialised_terraform(tmp_path, KEY_PAIR_CONFIG, moto)
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
     memo = subprocess.Popen([sys.executable, "-c", DYING_MEMO, str(provider_binary(terraform.workdir))],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "TMPDIR": str(temporary)})
     try:
         value = read_reattach(line.encode() for line in memo.stdout)
         assert value, "the memo printed no address"
@@ -85,11 +91,16 @@ def test_the_provider_ends_when_its_memo_process_is_killed(tmp_path: Path, moto:
         assert entry["Addr"]["String"].startswith("@harness-provider-memo-")
         provider_pid = int(entry["Pid"])
         assert pid_alive(provider_pid)
+        assert [path.name[:6] for path in temporary.iterdir()] == ["plugin"]  # the provider's socket, while it runs
     finally:
-        memo.kill()
-        memo.wait()
-    wait_until(f"the provider (pid {provider_pid}) of a killed memo to end", lambda: not pid_alive(provider_pid),
+        if end == "SIGKILL":
+            memo.kill()
+        else:
+            memo.stdin.close()
+        memo.wait(timeout=30)
+    wait_until(f"the provider (pid {provider_pid}) of an ended memo to end", lambda: not pid_alive(provider_pid),
                timeout=15)
+    assert list(temporary.iterdir()) == [], "the provider left its socket file behind"
 
 
 @pytest.mark.timeout(300)

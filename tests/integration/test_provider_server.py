@@ -152,4 +152,6 @@ def test_the_provider_ends_when_its_harness_is_killed(tmp_path: Path, moto: AwsE
     assert killed.returncode == -9, killed.stderr
     pid = int(killed.stdout.split()[0])
     wait_until(f"the provider (pid {pid}) of a killed harness to end", lambda: not pid_alive(pid), timeout=15)
-    assert _processes_in(terraform.workdir) == []
+    # The watchdog ends a moment after its provider (it waits for it, then stops its own gRPC server).
+    wait_until("no process left working in the killed harness's working copy",
+               lambda: _processes_in(terraform.workdir) == [], timeout=15)

@@ -1,7 +1,10 @@
 """Terraform wiring: mirror discovery, CLI config, endpoint override, error extraction."""
+import shutil
+
 import pytest
 
 from harness import terraform
+from harness import terraform_init_cache as init_cache
 from harness.errors import HarnessError
 from harness.spec import REPO_ROOT
 from harness.terraform import Terraform, drop_lock_hashes, prepare_workdir, terraform_env
@@ -141,3 +144,37 @@ def test_init_drops_the_hashes_against_a_stand_in_only(tmp_path):
         kept[name] = "h1:" in (terraform.workdir / ".terraform.lock.hcl").read_text()
         terraform.tf.execute_command("validate")  # raises when terraform rejects the lock file
     assert kept == {"aws": True, "stand-in": False}
+
+
+def test_a_working_copy_of_a_configuration_already_initialised_gets_that_init(tmp_path, monkeypatch):
+    """Real terraform: the first init of a configuration against a stand-in runs and is kept; the next working copy
+    of it gets that result without running terraform (and terraform validates with it); an edited configuration,
+    or one against AWS, runs its own init."""
+    monkeypatch.setenv(init_cache.CACHE_ENV, str(tmp_path / "cache"))
+    source = tmp_path / "source"
+    shutil.copytree(REPO_ROOT / "terraform", source)
+
+    def working_copy(name: str, endpoint):
+        run_dir = tmp_path / name
+        run_dir.mkdir()
+        return Terraform(prepare_workdir(source, run_dir, endpoint), terraform_env(run_dir, {}))
+
+    first = working_copy("first", "http://127.0.0.1:9")
+    first.init()
+    assert len(list((tmp_path / "cache").iterdir())) == 1
+
+    second = working_copy("second", "http://127.0.0.1:10")  # another run: another endpoint, the same init
+    monkeypatch.setattr(second.tf, "init", lambda **_: pytest.fail("terraform init ran for a kept configuration"))
+    second.init()
+    assert (second.workdir / ".terraform.lock.hcl").read_text() == (first.workdir / ".terraform.lock.hcl").read_text()
+    second.tf.execute_command("validate")  # raises when terraform does not accept the copied result
+
+    (source / "main.tf").write_text((source / "main.tf").read_text() + "\n# edited\n")
+    for name, endpoint in (("edited", "http://127.0.0.1:9"), ("aws", None)):
+        ran = []
+        other = working_copy(name, endpoint)
+        real_init = other.tf.init
+        monkeypatch.setattr(other.tf, "init", lambda **kw: ran.append(real_init(**kw)))
+        other.init()
+        assert ran, f"the {name} working copy did not run its own init"
+    assert len(list((tmp_path / "cache").iterdir())) == 2  # the edited configuration's; none for AWS
