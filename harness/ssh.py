@@ -129,28 +129,8 @@ class SshSession:
                     f"cannot open SSH to {self.user}@{self.address}:{self.port}: {redact(str(exc))}; "
                     "check that the instance is up, the security group allows SSH and the key pair matches"
                 ) from exc
-            self._open_login_session(client)
             self._client = client
         return self._client
-
-    def _open_login_session(self, client: paramiko.SSHClient) -> None:
-        """Run one command on a new connection before any other: sshd opens the login's PAM session (pam_systemd
-        registers it and starts the user's manager) at the connection's first command. Several sessions started
-        while that was under way, from the checks' threads, died under load: "exited -1", root shells ended,
-        "Unable to open channel" (3 of 15 runs of the root-shell thread test beside 6 busy loops; none of 8
-        with this command first)."""
-        transport = client.get_transport()
-        assert transport is not None
-        channel = open_session(transport, SESSION_OPEN_TIMEOUT)
-        try:
-            channel.exec_command("true")
-            if not channel.status_event.wait(SESSION_OPEN_TIMEOUT):
-                client.close()
-                raise HarnessError(f"sshd on {self.address}:{self.port} ran no command as {self.user} within "
-                                   f"{SESSION_OPEN_TIMEOUT:.0f} s of the login; look at the instance's journal for "
-                                   "systemd-logind and user@.service")
-        finally:
-            channel.close()
 
     @property
     def host(self) -> Any:
