@@ -26,6 +26,8 @@ import tempfile
 from pathlib import Path
 from typing import Optional
 
+from harness.static_cache import file_identity, tree_identity
+
 log = logging.getLogger("harness.terraform")
 
 DEFAULT_CACHE = Path("/var/cache/inventory-tracker-harness/terraform-init")
@@ -42,20 +44,15 @@ def cache_root() -> Optional[Path]:
     return Path(configured) if configured else DEFAULT_CACHE
 
 
-def _file_identity(path: Path) -> str:
-    stat = path.stat()
-    return f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
-
-
 def init_key(workdir: Path, terraform: Path, cli_config: Path, mirror: Path, skipped: tuple[str, ...]) -> str:
     """What ``init`` of ``workdir`` depends on: every ``.tf``/``.tf.json`` file (those named in ``skipped`` by name
     only: the harness writes them, and what differs between runs, the endpoint's address, is not what init
     reads), the CLI configuration, the mirror's provider packages and the Terraform binary."""
     digest = hashlib.sha256()
-    digest.update(_file_identity(terraform).encode())
+    digest.update(file_identity(terraform).encode())
     digest.update(cli_config.read_bytes())
-    for package in sorted(mirror.glob("*/*/*/*/*/*")):  # host/namespace/type/version/platform/file
-        digest.update(_file_identity(package).encode())
+    for package in tree_identity(mirror, "registry.terraform.io/**/*"):  # as the static analysis keys it
+        digest.update(package.encode())
     for path in sorted(workdir.rglob("*")):
         relative = path.relative_to(workdir)
         if relative.parts[0] in KEPT or not path.is_file() or not path.name.endswith((".tf", ".tf.json")):
