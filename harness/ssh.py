@@ -66,6 +66,22 @@ def open_session(transport: paramiko.Transport, timeout: float) -> paramiko.Chan
     return opened[0]
 
 
+def send_eof(channel: paramiko.Channel) -> None:
+    """Tell the command on ``channel`` that its stdin has ended, never after the channel's close.
+
+    paramiko's ``shutdown_write`` makes the EOF message under the channel's lock but sends it after letting go;
+    when the command has already ended, the transport thread may meanwhile answer sshd's close with ours, and the
+    EOF then follows it. sshd has freed the channel by then and drops the whole connection ("ieof packet referred
+    to nonexistent channel"): every command and root shell on it fails (paramiko issues #1115 and #1705, open;
+    seen here under load as sessions that "exited -1"). Sending the EOF while holding the lock keeps it ahead of
+    the close, which the transport thread makes under that same lock."""
+    with channel.lock:
+        if channel.closed or channel.eof_sent:
+            return
+        message = channel._send_eof()
+        channel.transport._send_user_message(message)
+
+
 @dataclass(frozen=True)
 class CommandResult:
     exit_status: int
@@ -158,7 +174,7 @@ class SshSession:
             channel.exec_command(command)
             if stdin is not None:
                 channel.sendall(stdin)
-            channel.shutdown_write()
+            send_eof(channel)
             out, err = bytearray(), bytearray()
             deadline = time.monotonic() + timeout
             while True:

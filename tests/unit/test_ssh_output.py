@@ -1,9 +1,12 @@
 """A command's output is read to its end, also when sshd sends the exit status before the last output."""
 from __future__ import annotations
 
-import paramiko
+import threading
 
-from harness.ssh import SshSession, open_session
+import paramiko
+import paramiko.common
+
+from harness.ssh import SshSession, open_session, send_eof
 
 
 class StatusFirstChannel:
@@ -24,8 +27,17 @@ class StatusFirstChannel:
     def sendall(self, _):
         pass
 
-    def shutdown_write(self):
-        pass
+    lock = threading.Lock()
+    eof_sent = False
+
+    class transport:  # noqa: N801 (stands in for paramiko's Transport)
+        @staticmethod
+        def _send_user_message(_message):
+            pass
+
+    def _send_eof(self):
+        self.eof_sent = True
+        return "EOF"
 
     def exit_status_ready(self):
         self.polls += 1
@@ -78,3 +90,39 @@ def test_a_refusal_whose_exception_another_thread_took_is_asked_again():
     transport = RefusingOnceTransport()
     assert open_session(transport, timeout=1) == "channel"
     assert transport.opens == 2
+
+
+class CloseDuringEofTransport:
+    """A connection whose sshd ends the command while the client sends its EOF: the transport thread handles
+    sshd's close (paramiko's ``Channel._handle_close``) at the moment the EOF message is on its way out."""
+
+    def __init__(self, channel: paramiko.Channel):
+        self.channel = channel
+        self.sent: list[str] = []
+        self.closer: threading.Thread | None = None
+
+    def _send_user_message(self, message) -> None:
+        kind = {paramiko.common.cMSG_CHANNEL_EOF: "EOF", paramiko.common.cMSG_CHANNEL_CLOSE: "CLOSE"}[
+            message.asbytes()[:1]]
+        if kind == "EOF" and self.closer is None:
+            self.closer = threading.Thread(target=self.channel._handle_close, args=(None,))
+            self.closer.start()
+            self.closer.join(0.5)  # the close gets this long to overtake the EOF
+        self.sent.append(kind)
+
+    def _unlink_channel(self, _chanid) -> None:
+        pass
+
+
+def test_the_eof_never_follows_the_channels_close():
+    """sshd drops the whole connection on an EOF for a channel it has freed after the close (paramiko #1115):
+    with the close arriving while the EOF is being sent, the EOF still goes first. ``channel.shutdown_write()``
+    in place of ``send_eof`` fails this test (CLOSE, then EOF)."""
+    channel = paramiko.Channel(7)
+    channel.transport = transport = CloseDuringEofTransport(channel)
+    channel.active = True
+    send_eof(channel)
+    transport.closer.join(5)
+    assert transport.sent == ["EOF", "CLOSE"], f"messages sent in this order: {transport.sent}"
+    send_eof(channel)  # a closed channel gets no more EOF
+    assert transport.sent == ["EOF", "CLOSE"]
