@@ -50,15 +50,22 @@ def stop_group(pid: int, timeout: float = 10, kill_timeout: float = 5) -> None:
             time.sleep(0.1)
 
 
-def stop_processes(processes: Iterable[Stoppable], timeout: float = 5.0) -> None:
-    """SIGTERM every process of ``processes`` that is alive; SIGKILL those still alive after ``timeout``.
+# A Terraform provider started in debug mode (harness/provider_memo.py) stops cleanly on SIGINT, removing its Unix
+# socket file from the temporary folder; on SIGTERM Go ends it at once and the file stays.
+PROVIDER_STOP_SIGNAL = signal.SIGINT
+
+
+def stop_processes(processes: Iterable[Stoppable], timeout: float = 5.0,
+                   first: signal.Signals = signal.SIGTERM) -> None:
+    """Send ``first`` (SIGTERM) to every process of ``processes`` that is alive; SIGKILL those still alive after
+    ``timeout``.
 
     Each signal is followed by a wait of at most ``timeout`` seconds for all of them to be gone. A
     process is signalled only while its own ``alive()`` says it is still the same process, so a pid
     that was reused by an unrelated process is left alone.
     """
     processes = list(processes)
-    for signum in (signal.SIGTERM, signal.SIGKILL):
+    for signum in (first, signal.SIGKILL):
         for process in processes:
             if process.alive():
                 try:

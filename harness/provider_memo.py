@@ -37,6 +37,7 @@ from typing import Any, Callable, Iterator, Optional
 
 import grpc
 
+from harness.process import PROVIDER_STOP_SIGNAL
 from harness.provider_server import REATTACH_ENV, reattach_value
 
 MEMOIZED = frozenset({"/tfplugin5.Provider/GetSchema", "/tfplugin5.Provider/PrepareProviderConfig",
@@ -171,7 +172,7 @@ def start_memo_server(target: str, memo: Memo) -> tuple[grpc.Server, str]:
     return server, name
 
 
-STOP_SIGNAL = signal.SIGINT  # the provider's debug mode stops cleanly on it (its socket file removed)
+STOP_SIGNAL = PROVIDER_STOP_SIGNAL  # the provider's debug mode stops cleanly on it (its socket file removed)
 
 
 def _die_with_parent() -> None:

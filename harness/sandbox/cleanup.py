@@ -7,7 +7,7 @@ import os
 import re
 from pathlib import Path
 
-from harness.process import stop_processes
+from harness.process import PROVIDER_STOP_SIGNAL, stop_processes
 from harness.run_lock import held
 from harness.runid import is_run_id, is_sandbox_name, run_ids_in
 from harness.sandbox import container, firewall, network
@@ -227,12 +227,24 @@ def run_ids_of_removed_cwds() -> set[str]:
 
 
 def stop_processes_of_run(run_id: str, run_dir: Path | None, timeout: float = 5.0) -> list[str]:
-    """Stop (SIGTERM, then SIGKILL) the processes :func:`processes_of_run` finds; the ones still there."""
+    """Stop (SIGTERM, then SIGKILL; a Terraform provider SIGINT, after the others) the processes
+    :func:`processes_of_run` finds; the ones still there."""
     processes = processes_of_run(run_id, run_dir)
     for process in processes:
         log.info("run %s: stopping process %d working in %s", run_id, process.pid, _cwd_of(process.pid))
-    stop_processes(processes, timeout=timeout)
+    # The providers last, and with their own signal: a memo stopped first stops its provider cleanly, and a
+    # provider SIGTERMed beside it would leave its socket file in the temporary folder.
+    providers = [process for process in processes if _is_terraform_provider(process.pid)]
+    stop_processes([process for process in processes if process not in providers], timeout=timeout)
+    stop_processes(providers, timeout=timeout, first=PROVIDER_STOP_SIGNAL)
     return [f"still present: process {p.pid} working in {_cwd_of(p.pid)}" for p in processes if p.alive()]
+
+
+def _is_terraform_provider(pid: int) -> bool:
+    try:
+        return Path(os.readlink(f"/proc/{pid}/exe")).name.startswith("terraform-provider-")
+    except OSError:
+        return False
 
 
 def _cwd_of(pid: int) -> str:

@@ -74,16 +74,22 @@ sys.exit(serve(Path(sys.argv[1]), None))
 
 
 @pytest.mark.timeout(300)
-@pytest.mark.parametrize("end", ["stdin closed", "SIGKILL"])
+@pytest.mark.parametrize("end", ["stdin closed", "SIGKILL", "swept"])
 def test_the_provider_ends_with_its_memo_and_leaves_no_socket_file(tmp_path: Path, moto: AwsEndpoint, end: str):  # noqa: F811,E501
-    """The memo ends (its input closed, as the harness stops it; or SIGKILLed, no moment to clean up): the provider
-    it started ends too, and removes the Unix socket it made in the temporary folder."""
+    """The memo ends (its input closed, as the harness stops it; SIGKILLed, no moment to clean up; or stopped with
+    its provider by the sweep of a killed run, harness/sandbox/cleanup.py): the provider it started ends too, and
+    removes the Unix socket it made in the temporary folder."""
+    from harness.sandbox.cleanup import stop_processes_of_run
+
     terraform, _ = initialised_terraform(tmp_path, KEY_PAIR_CONFIG, moto)
     temporary = tmp_path / "tmp"
     temporary.mkdir()
+    run_folder = tmp_path / "killed-run"  # where a run's Terraform works: the sweep stops what works there
+    run_folder.mkdir()
     memo = subprocess.Popen([sys.executable, "-c", DYING_MEMO, str(provider_binary(terraform.workdir))],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                            env={**os.environ, "TMPDIR": str(temporary)})
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=run_folder,
+                            env={**os.environ, "TMPDIR": str(temporary),
+                                 "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
     try:
         value = read_reattach(line.encode() for line in memo.stdout)
         assert value, "the memo printed no address"
@@ -95,6 +101,8 @@ def test_the_provider_ends_with_its_memo_and_leaves_no_socket_file(tmp_path: Pat
     finally:
         if end == "SIGKILL":
             memo.kill()
+        elif end == "swept":
+            assert stop_processes_of_run("a-killed-run", run_folder) == []
         else:
             memo.stdin.close()
         memo.wait(timeout=30)
