@@ -68,8 +68,8 @@ def checkov_binary() -> Path:
     path = Path(configured) if configured else DEFAULT_CHECKOV
     if not os.access(path, os.X_OK):
         raise HarnessError(
-            f"checkov not found at {path}; install it in its own venv: `python3 -m venv .venv-checkov && "
-            ".venv-checkov/bin/pip install checkov` (make setup does this), or set CHECKOV_BIN")
+            f"checkov not found at {path}; `make setup` installs it in its own venv (.venv-checkov), "
+            "or set CHECKOV_BIN to a checkov executable")
     return path
 
 
