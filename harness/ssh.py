@@ -75,6 +75,8 @@ def send_eof(channel: paramiko.Channel) -> None:
     to nonexistent channel"): every command and root shell on it fails (paramiko issues #1115 and #1705, open;
     seen here under load as sessions that "exited -1"). Sending the EOF while holding the lock keeps it ahead of
     the close, which the transport thread makes under that same lock."""
+    # While a key exchange runs (paramiko starts one after 512 MB) the send waits with the lock held, at most
+    # paramiko's 30 s clear-to-send timeout; a close arriving meanwhile waits for the lock.
     with channel.lock:
         if channel.closed or channel.eof_sent:
             return
