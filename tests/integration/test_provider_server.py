@@ -108,11 +108,16 @@ def test_terraform_talks_to_the_server_and_a_lost_one_is_replaced(tmp_path: Path
     """With its provider process killed behind its back, the working copy's next plan fails (Terraform went to that
     process, not to a provider of its own); the one after starts a new process and succeeds."""
     terraform, tfvars = initialised_terraform(tmp_path, LOG_GROUP_CONFIG, moto)
+    # The killed provider cannot remove its Unix socket file: it is left in this test's folder, not in /tmp.
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    terraform.tf.env["TMPDIR"] = str(temporary)
     variables = {"name": "provider-server-test"}
     try:
         assert terraform.planned_changes(tfvars, variables) == ["aws_cloudwatch_log_group.this: create"]
         lost = terraform.provider_pid
         assert lost is not None
+        assert [path.name[:6] for path in temporary.iterdir()] == ["plugin"]
         os.kill(lost, signal.SIGKILL)
         wait_until(f"the provider (pid {lost}) to be gone", lambda: not pid_alive(lost) or _zombie(lost), timeout=15)
         with pytest.raises(HarnessError, match="terraform plan failed"):
