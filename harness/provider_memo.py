@@ -172,7 +172,7 @@ def start_memo_server(target: str, memo: Memo) -> tuple[grpc.Server, str]:
     return server, name
 
 
-STOP_SIGNAL = PROVIDER_STOP_SIGNAL  # the provider's debug mode stops cleanly on it (its socket file removed)
+STOP_SIGNAL = PROVIDER_STOP_SIGNAL  # see harness/process.py
 
 
 def _die_with_parent() -> None:
