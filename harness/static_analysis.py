@@ -4,7 +4,8 @@ Each is a subprocess that reads the configuration and creates nothing in any acc
 together, each in its own thread, as soon as a run knows it will check them (harness/plugin/static_checks.py),
 so that they cost a certification nothing but their own wall time beside the deployment;
 suites/test_static.py judges their results. checkov runs from its own venv (.venv-checkov; its
-pins conflict with pytest's), found through CHECKOV_BIN.
+pins conflict with pytest's: a link to the machine's one venv of that checkov, which `make setup` makes once), or
+CHECKOV_BIN.
 """
 from __future__ import annotations
 
