@@ -60,6 +60,7 @@ venv: $(VENV)/.installed
 # `checkov --version` proves it runs and leaves the bytecode of its start-up behind for every run after it
 # (each fresh clone's set-up spent about 6 CPU-s and 10 s on this venv before).
 CHECKOV_VERSION := $(shell sed -n 's/.*"checkov==\([^"]*\)".*/\1/p' pyproject.toml)
+$(if $(CHECKOV_VERSION),,$(error pyproject.toml's `static` extra names no "checkov==VERSION": put the pin back))
 CHECKOV_SHARED ?= /var/cache/inventory-tracker-harness/checkov/$(CHECKOV_VERSION)-python$(shell python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 
 checkov: | $(UV)
