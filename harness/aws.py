@@ -75,6 +75,11 @@ def localstack_endpoint() -> Optional[str]:
     return get_service_endpoint("ec2")
 
 
+# moto keeps an S3 object or upload part of more than 5 MB in a temporary file (SpooledTemporaryFile), so base backups
+# crossed the disk: kept in memory instead, as the sandbox cloud's state is (harness/sandbox/cloud.py).
+IN_MEMORY_OBJECTS = {"MOTO_S3_DEFAULT_KEY_BUFFER_SIZE": str(1 << 30)}
+
+
 @dataclass
 class MotoServer:
     """A moto server process on a loopback port (the sandbox's AWS API)."""
@@ -94,7 +99,7 @@ class MotoServer:
         amis = log_path.parent / "moto-amis.json"
         amis.write_text(json.dumps(sandbox_amis()))
         argv = ["-H", "127.0.0.1", "-p", str(port)]
-        env = {**os.environ, "MOTO_AMIS_PATH": str(amis)}
+        env = {**os.environ, "MOTO_AMIS_PATH": str(amis), **IN_MEMORY_OBJECTS}
         pid = forked_by_zygote(argv, env, log_path, amis)
         proc: Optional[subprocess.Popen] = None
         if pid is None:

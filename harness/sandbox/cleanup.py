@@ -139,7 +139,7 @@ def state_from_names(run_id: str) -> SandboxState:
     state.netns = [n for n in network.list_netns() if re.fullmatch(rf"{run_id}-[a-z]+", n)]
     state.veths = [v for v in network.list_links() if re.fullmatch(rf"v[a-z]-{run_id}", v)]
     state.nft_tables = [t for t in firewall.list_tables() if t == run_id]
-    state.paths = [str(Path(m).parent) for m in mounts_of(run_id)]
+    state.paths = list(dict.fromkeys(str(Path(m).parent) for m in mounts_of(run_id)))  # rootfs and layer: one copy
     return state
 
 

@@ -26,6 +26,7 @@ from harness.sandbox.cleanup import cleanup_state
 from harness.sandbox.cloud_seed import CloudSeed, seed_from_api
 from harness.sandbox.image import ImageOptions, ensure_image
 from harness.sandbox.state import SandboxState
+from harness.spec import load_spec
 
 log = logging.getLogger("harness.sandbox.instance")
 
@@ -243,7 +244,7 @@ def _boot(state: SandboxState, run_dir: Path, seed: CloudSeed, rules_source: Cal
     with block("sandbox rootfs copy and cloud-init seed"):
         folder = run_dir / "instance"
         state.add(run_dir, "paths", str(folder))
-        copy = container.make_rootfs_copy(image.rootfs, folder)
+        copy = container.make_rootfs_copy(image.rootfs, folder, memory_gb=load_spec()["instance"]["root_volume_gb"])
         seed.write(copy.rootfs)
         networkd = copy.rootfs / "etc/systemd/network/10-host0.network"
         networkd.parent.mkdir(parents=True, exist_ok=True)

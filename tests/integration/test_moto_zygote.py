@@ -72,3 +72,30 @@ def test_a_run_with_other_amis_than_the_zygotes_starts_its_server_from_disk(tmp_
         assert len(images) == 1
     finally:
         server.stop()
+
+
+def _temporary_files(pid: int) -> list[str]:
+    """The files a process holds open that are deleted temporary files (how SpooledTemporaryFile spills to disk)."""
+    names = []
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.endswith("(deleted)"):
+            names.append(target)
+    return names
+
+
+@pytest.mark.timeout(120)
+def test_large_objects_stay_in_the_servers_memory(tmp_path: Path, zygote: Zygote):
+    """An object over moto's 5 MB spill size (a base backup's part) is kept in memory, not in a temporary file."""
+    server = _server(tmp_path / "s3")
+    try:
+        s3 = endpoint_for(server.url).client("s3")
+        s3.create_bucket(Bucket="spill-test")
+        s3.put_object(Bucket="spill-test", Key="big", Body=os.urandom(6 << 20))
+        assert _temporary_files(server.pid) == [], "moto spilled a 6 MB object to a temporary file on disk"
+        assert len(s3.get_object(Bucket="spill-test", Key="big")["Body"].read()) == 6 << 20
+    finally:
+        server.stop()
