@@ -89,9 +89,12 @@ FAULTS: dict[str, tuple[Callable[[Path], None], list[str], str, str]] = {
 
 @pytest.fixture(scope="module")
 def fault_runs(tmp_path_factory) -> dict[str, HarnessRun]:
+    # The folders before the threads: two first calls at once race to make the worker's base folder.
+    folders = {name: tmp_path_factory.mktemp(name) for name in FAULTS}
+
     def one(name: str) -> HarnessRun:
         break_copy, args, _, _ = FAULTS[name]
-        workdir = tmp_path_factory.mktemp(name)
+        workdir = folders[name]
         copy = copy_terraform(workdir / "terraform")
         break_copy(copy)
         return run_harness([f"--terraform-dir={copy}", *args, "suites/test_infra.py"], workdir)

@@ -57,9 +57,12 @@ FAULTS: dict[str, tuple[Callable[[Path], None], str, str]] = {
 @pytest.fixture(scope="module")
 def static_runs(tmp_path_factory) -> dict[str, HarnessRun]:
     """The static suite over each broken copy, two at a time (checkov is most of each run)."""
+    # The folders before the threads: two first calls at once race to make the worker's base folder.
+    folders = {name: tmp_path_factory.mktemp(name) for name in FAULTS}
+
     def one(name: str) -> HarnessRun:
         break_copy = FAULTS[name][0]
-        workdir = tmp_path_factory.mktemp(name)
+        workdir = folders[name]
         copy = copy_terraform(workdir / "terraform")
         break_copy(copy)
         return run_harness([f"--terraform-dir={copy}", SUITE], workdir)
