@@ -45,6 +45,21 @@ def _preload() -> None:
     for service in SERVICES:
         importlib.import_module(f"moto.{service}.models")
         importlib.import_module(f"moto.{service}.responses")
+    _load_service_data()
+
+
+def _load_service_data() -> None:
+    """Load what every server would otherwise load on its first requests, read-only data the same for all: each
+    service's botocore model (moto caches it per process) and botocore's endpoint data, in the session moto keeps
+    for listing a service's regions."""
+    from moto.core.base_backend import AccountSpecificBackend
+    from moto.core.utils import get_service_model
+
+    session = AccountSpecificBackend.get_session()
+    for service in SERVICES:
+        get_service_model(service)
+        for partition in session.get_available_partitions():
+            session.get_available_regions(service, partition_name=partition)
 
 
 def _reap(*_: Any) -> None:
