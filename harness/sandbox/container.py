@@ -3,9 +3,9 @@
 The copy is an overlayfs over the cached image, or, where overlayfs is unavailable,
 ``cp --reflink=auto -a``. The overlay's writable layer is a tmpfs as large as the
 instance's root volume (the instance's disk held in memory, like the sandbox cloud's
-S3): a run writes about 6.6 GB to it (PostgreSQL's 16 MB WAL segments, zero-filled
-and synced, the WAL spools of restores, journals), which on the machine's disk cost
-about 150 CPU-s of a `make test` and its I/O waits. ``HARNESS_INSTANCE_DISK=disk``, or
+S3): on the machine's disk, the instances of a `make test` wrote 6.6 GB (PostgreSQL's
+16 MB WAL segments, zero-filled and synced, the WAL spools of restores, journals),
+40-60 CPU-s of kernel time and up to 156 s of I/O wait. ``HARNESS_INSTANCE_DISK=disk``, or
 less than ``MEMORY_LAYER_MIN_AVAILABLE`` free memory, keeps it in the run's folder on
 disk. systemd runs as PID 1,
 in the network namespace prepared by :mod:`harness.sandbox.network`. The host has
@@ -65,7 +65,7 @@ def memory_layer_wanted() -> bool:
         return False
     available = _memory_available()
     if available < MEMORY_LAYER_MIN_AVAILABLE:
-        log.info("%.1f GiB of memory available (under %d): the instance's writable layer goes on disk",
+        log.info("%.1f GiB of memory available (under %d GiB): the instance's writable layer goes on disk",
                  available / (1 << 30), MEMORY_LAYER_MIN_AVAILABLE >> 30)
         return False
     return True
@@ -100,6 +100,7 @@ def make_rootfs_copy(image_rootfs: Path, folder: Path, *, prefer_overlay: bool =
                                 capture_output=True, text=True)
         if result.returncode == 0:
             return RootfsCopy(folder, rootfs, True)
+        _unmount(folder / LAYER)  # the copy below goes in the folder
     result = subprocess.run(["cp", "--reflink=auto", "-a", f"{image_rootfs}/.", str(rootfs)],
                             capture_output=True, text=True)
     if result.returncode != 0:

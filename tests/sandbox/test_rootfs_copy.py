@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.errors import HarnessError
 from harness.sandbox import container
 from harness.sandbox.cleanup import mounts_of
 from harness.spec import load_spec
@@ -77,3 +78,17 @@ def test_too_little_memory_keeps_the_layer_on_disk(monkeypatch):
     assert container.memory_layer_wanted() is False
     monkeypatch.setattr(container, "_memory_available", lambda: container.MEMORY_LAYER_MIN_AVAILABLE)
     assert container.memory_layer_wanted() is True
+
+
+def test_a_failed_overlay_leaves_no_memory_layer_mounted(tmp_path: Path, monkeypatch):
+    """An image the overlay cannot use: the copy falls back to cp (which fails here too), and the memory layer it
+    had mounted for the overlay is unmounted at once, not left until the clean-up."""
+    requires_root()
+    monkeypatch.delenv(container.DISK_ENV, raising=False)
+    folder = tmp_path / "it0000f00d" / "instance"
+    try:
+        with pytest.raises(HarnessError, match="copying the sandbox image"):
+            container.make_rootfs_copy(tmp_path / "no-such-image", folder, memory_gb=1)
+        assert mounts_of("it0000f00d") == [], "the memory layer stayed mounted after the overlay failed"
+    finally:
+        container.remove_rootfs_copy(folder)
