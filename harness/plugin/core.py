@@ -80,6 +80,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _options(config: pytest.Config, environment: str) -> RunOptions:
+    from harness.sandbox.container import disk_choice
     from harness.target_cloud import choose_cloud
 
     terraform_dir = Path(config.option.harness_terraform_dir).resolve()
@@ -87,6 +88,7 @@ def _options(config: pytest.Config, environment: str) -> RunOptions:
     policy = config.option.harness_policy or environment
     if policy not in ENVIRONMENTS:
         raise HarnessError(f"unknown policy {policy!r}; use --policy with one of {', '.join(ENVIRONMENTS)}")
+    disk_choice()  # a mistyped HARNESS_INSTANCE_DISK stops the run before anything is created
     return RunOptions(
         environment=environment,
         policy=policy,

@@ -29,7 +29,7 @@ from harness.sandbox.state import ProcessRecord, proc_starttime
 log = logging.getLogger("harness.sandbox.container")
 
 
-DISK_ENV = "HARNESS_INSTANCE_DISK"  # "disk": the writable layer on the run's folder's disk, not in memory
+DISK_ENV = "HARNESS_INSTANCE_DISK"  # "disk": the writable layer on the run's folder's disk; "memory" (default)
 MEMORY_LAYER_MIN_AVAILABLE = 2 << 30  # bytes of MemAvailable below which the layer goes on disk
 LAYER = "layer"  # the tmpfs mount, in the copy's folder, that holds the overlay's upper and work directories
 
@@ -59,9 +59,18 @@ def _memory_available() -> int:
     return 0
 
 
+def disk_choice() -> str:
+    """``HARNESS_INSTANCE_DISK``: "memory" (the default) or "disk"; any other value is a HarnessError naming both."""
+    asked = os.environ.get(DISK_ENV, "") or "memory"
+    if asked not in ("memory", "disk"):
+        raise HarnessError(f"{DISK_ENV}={asked!r} is not a choice: set it to 'disk' (the instance's writable layer "
+                           "in the run's folder) or 'memory' (the default), or unset it")
+    return asked
+
+
 def memory_layer_wanted() -> bool:
     """Whether the overlay's writable layer goes in memory: not asked off, and the memory is there."""
-    if os.environ.get(DISK_ENV, "") == "disk":
+    if disk_choice() == "disk":
         return False
     available = _memory_available()
     if available < MEMORY_LAYER_MIN_AVAILABLE:

@@ -29,6 +29,15 @@ def test_missing_terraform_binary(tmp_path):
     assert result.leaks == []
 
 
+def test_unknown_instance_disk_choice(tmp_path):
+    """A mistyped HARNESS_INSTANCE_DISK stops the run at its start, naming the two values, before anything exists."""
+    result = run_harness([INFRA_SUITE], tmp_path, env={"HARNESS_INSTANCE_DISK": "ram"})
+    assert result.returncode == 4, result.output
+    assert "HARNESS_INSTANCE_DISK='ram' is not a choice: set it to 'disk'" in result.output
+    assert "Traceback" not in result.output
+    assert result.leaks == []
+
+
 def test_missing_tfvars(tmp_path):
     result = run_harness(["--tfvars", str(tmp_path / "nope.tfvars"), INFRA_SUITE], tmp_path)
     assert result.returncode == 4, result.output

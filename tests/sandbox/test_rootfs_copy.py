@@ -92,3 +92,13 @@ def test_a_failed_overlay_leaves_no_memory_layer_mounted(tmp_path: Path, monkeyp
         assert mounts_of("it0000f00d") == [], "the memory layer stayed mounted after the overlay failed"
     finally:
         container.remove_rootfs_copy(folder)
+
+
+def test_an_unknown_choice_of_disk_is_refused_naming_the_choices(monkeypatch):
+    """HARNESS_INSTANCE_DISK=ram (a typo of a user): one message naming the variable and its two values."""
+    monkeypatch.setenv(container.DISK_ENV, "ram")
+    with pytest.raises(HarnessError, match="HARNESS_INSTANCE_DISK='ram' is not a choice: set it to 'disk'"):
+        container.memory_layer_wanted()
+    monkeypatch.setenv(container.DISK_ENV, "memory")
+    monkeypatch.setattr(container, "_memory_available", lambda: container.MEMORY_LAYER_MIN_AVAILABLE)
+    assert container.memory_layer_wanted() is True
