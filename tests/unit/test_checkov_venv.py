@@ -11,6 +11,7 @@ def _make_checkov(folder, shared):
 
 
 def test_a_clone_links_the_shared_venv_in_place_of_its_own(tmp_path):
+    """A clone with a venv of its own gets a link to the shared, made venv in its place; nothing is installed."""
     clone = tmp_path / "clone"
     clone.mkdir()
     for name in ("Makefile", "pyproject.toml"):
